@@ -1,0 +1,19 @@
+"""mlci: one set of Nox sessions for an ML repository, run locally, on GitHub and on GitLab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "sessions"]
+
+
+def sessions(root: str | Path | None = None) -> None:
+    """Register mlci's sessions in the calling noxfile, configured from `[tool.mlci]`.
+
+    `root` is the project folder (default: the noxfile's folder, where nox runs).
+    """
+    # Imported here so that `import mlci` (and the `mlci` command) never loads nox.
+    from mlci.nox_sessions import sessions as register  # noqa: PLC0415
+
+    register(root)

@@ -1,0 +1,153 @@
+"""The `mlci` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import mlci
+from mlci.options import OPTIONS
+
+EPILOG = """\
+Settings come from, highest first: a flag, the MLCI_<NAME> environment variable,
+[tool.mlci] in pyproject.toml, the built-in default. `mlci options` lists them all.
+Run the sessions themselves with nox (`nox -l` lists them, `nox -s unit-3.12`).
+"""
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override [tool.mlci] and MLCI_* variables)")
+    for option in OPTIONS:
+        group.add_argument(
+            option.flag, dest=option.name, metavar=option.kind.upper(), help=option.description
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlci",
+        description="CI kit for Python ML repositories: one set of nox sessions "
+        "(lint, mypy, unit, integ, nbmake, gpu) run locally, on GitHub and on GitLab.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mlci {mlci.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sessions = sub.add_parser(
+        "sessions",
+        help="show the sessions a project gets, their commands, and each setting's source",
+        description="Show the sessions `mlci.sessions()` registers for a project, the commands"
+        " each runs, and every setting with where its value came from.",
+    )
+    sessions.add_argument("--project", type=Path, default=Path("."), help="project folder (default: .)")
+    sessions.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_option_flags(sessions)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="report Python, uv, nox, torch and its build, GPUs; check a GPU session can run",
+        description="Report this environment: Python, uv, nox, torch version and build, CUDA and"
+        " GPUs. With --require-gpu, exit 1 with one line per problem when a GPU session"
+        " cannot run here.",
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument(
+        "--require-gpu", action="store_true", help="fail unless a CUDA device and CUDA torch are usable"
+    )
+
+    options = sub.add_parser("options", help="list every setting (the README's table)")
+    options.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mlci.settings import ConfigError  # noqa: PLC0415
+
+    try:
+        if args.command == "sessions":
+            return _sessions(args)
+        if args.command == "doctor":
+            return _doctor(args)
+        return _options(args)
+    except ConfigError as err:
+        print(f"mlci: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from mlci.commands import commands, specs  # noqa: PLC0415
+    from mlci.settings import ConfigError, resolve  # noqa: PLC0415
+
+    flags = {option.name: getattr(args, option.name) for option in OPTIONS}
+    settings = resolve(args.project, flags)
+    rows = []
+    for spec in specs(settings):
+        for name in spec.nox_names():
+            reports = Path(settings.text("reports-dir")) / name
+            try:
+                lines = [shlex.join(c) for c in commands(settings, spec.name, reports, [])]
+            except ConfigError as err:
+                lines = [f"(cannot run: {err})"]
+            rows.append({
+                "session": name, "default": spec.default, "python": spec.pythons[0]
+                if spec.name != "unit" else name.rsplit("-", 1)[1],
+                "torch": spec.torch_backend, "summary": spec.summary,
+                "reports": str(reports), "commands": lines,
+            })
+    values = {
+        name: {"value": list(s.value) if isinstance(s.value, tuple) else s.value, "source": s.source}
+        for name, s in settings.values.items()
+    }
+    if args.json:
+        print(json.dumps({"project": str(settings.root), "sessions": rows, "settings": values}, indent=2))
+        return 0
+    print(f"project  {settings.project_name or '?'} ({settings.root})")
+    print("\nsessions (run one with `nox -s NAME -- extra tool args`)")
+    for row in rows:
+        when = "" if row["default"] else "  [only when asked]"
+        print(f"  {row['session']:<12} python {row['python']:<5} torch {row['torch']:<5}"
+              f" {row['summary']}{when}")
+        for line in row["commands"]:
+            print(f"      $ {line}")
+    print("\nsettings")
+    for name, item in values.items():
+        print(f"  {name:<20} {json.dumps(item['value']):<40} {item['source']}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from mlci import doctor  # noqa: PLC0415
+
+    report = doctor.collect()
+    found = doctor.problems(report, require_gpu=args.require_gpu)
+    if args.json:
+        print(json.dumps({**report, "problems": found}, indent=2))
+    else:
+        print(doctor.render(report))
+    for problem in found:
+        print(f"mlci doctor: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
+def _options(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        print(json.dumps([
+            {"name": o.name, "kind": o.kind, "env": o.env_var, "description": o.description,
+             "default": list(o.default) if isinstance(o.default, tuple) else o.default}
+            for o in OPTIONS
+        ], indent=2))
+    else:
+        from mlci.docs import options_table  # noqa: PLC0415
+
+        print(options_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

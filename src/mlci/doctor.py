@@ -1,0 +1,154 @@
+"""`mlci doctor`: what this environment has (Python, uv, nox, torch and its build, GPUs).
+
+Collecting (which runs tools and imports torch) is kept apart from judging and rendering, which
+are pure functions of the collected report and are tested with recorded outputs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import mlci
+
+SMI_QUERY = "index,name,memory.total,compute_cap,driver_version"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _uv_version() -> str | None:
+    uv = shutil.which("uv")
+    if uv is None:
+        try:
+            from uv import find_uv_bin  # noqa: PLC0415
+
+            uv = find_uv_bin()
+        except (ImportError, FileNotFoundError):
+            return None
+    done = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip().removeprefix("uv ") or None
+
+
+def parse_smi(text: str) -> list[dict[str, str]]:
+    """Rows of `nvidia-smi --query-gpu=<SMI_QUERY> --format=csv,noheader,nounits`."""
+    keys = ("index", "name", "memory_mib", "compute_capability", "driver")
+    rows = []
+    for line in text.strip().splitlines():
+        cells = [cell.strip() for cell in line.split(",")]
+        if len(cells) == len(keys):
+            rows.append(dict(zip(keys, cells, strict=True)))
+    return rows
+
+
+def _nvidia_smi() -> dict[str, Any]:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {"gpus": [], "error": "nvidia-smi not found on PATH"}
+    command = [smi, f"--query-gpu={SMI_QUERY}", "--format=csv,noheader,nounits"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return {"gpus": [], "error": f"nvidia-smi failed: {err}"}
+    if done.returncode != 0:
+        first = (done.stderr or done.stdout).strip().splitlines()
+        return {"gpus": [], "error": f"nvidia-smi: {first[0] if first else f'exit {done.returncode}'}"}
+    return {"gpus": parse_smi(done.stdout), "error": None}
+
+
+def _torch() -> dict[str, Any] | None:
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch  # noqa: PLC0415  (only the doctor imports torch, and only when asked)
+
+    info: dict[str, Any] = {
+        "version": str(torch.__version__),
+        "cuda": torch.version.cuda,
+        "cudnn": None,
+        "cuda_available": bool(torch.cuda.is_available()),
+        "devices": [],
+    }
+    if info["cuda_available"]:
+        info["cudnn"] = torch.backends.cudnn.version()
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            info["devices"].append({
+                "name": props.name,
+                "memory_mib": props.total_memory // 2**20,
+                "compute_capability": f"{props.major}.{props.minor}",
+            })
+    return info
+
+
+def collect() -> dict[str, Any]:
+    """Everything the doctor knows about this environment, as JSON-ready data."""
+    return {
+        "mlci": mlci.__version__,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "uv": _uv_version(),
+        "nox": _version("nox"),
+        "torch": _torch(),
+        "nvidia_smi": _nvidia_smi(),
+    }
+
+
+def problems(report: dict[str, Any], *, require_gpu: bool) -> list[str]:
+    """One line per reason this environment cannot run a GPU session (empty: it can)."""
+    if not require_gpu:
+        return []
+    torch = report.get("torch")
+    smi = report.get("nvidia_smi") or {}
+    found = []
+    if not smi.get("gpus") and not (torch and torch.get("devices")):
+        why = smi.get("error") or "nvidia-smi lists no GPU"
+        found.append(f"no CUDA device visible ({why})")
+    if torch is None:
+        found.append("torch is not installed in this environment")
+    elif torch.get("cuda") is None:
+        found.append(f"torch {torch['version']} is a CPU build; a GPU session needs a CUDA build")
+    elif not torch.get("cuda_available") and smi.get("gpus"):
+        found.append(
+            f"torch {torch['version']} (CUDA {torch['cuda']}) cannot use the GPU: the driver"
+            f" ({smi['gpus'][0]['driver']}) may be too old for this CUDA build"
+        )
+    return found
+
+
+def render(report: dict[str, Any]) -> str:
+    """Human-readable report."""
+    lines = [
+        f"mlci     {report['mlci']}",
+        f"python   {report['python']} ({report['executable']})",
+        f"platform {report['platform']}",
+        f"uv       {report['uv'] or 'not found'}",
+        f"nox      {report['nox'] or 'not installed'}",
+    ]
+    torch = report["torch"]
+    if torch is None:
+        lines.append("torch    not installed")
+    else:
+        build = f"CUDA {torch['cuda']}" if torch["cuda"] else "CPU build"
+        lines.append(f"torch    {torch['version']} ({build})")
+        if torch["cudnn"]:
+            lines.append(f"cudnn    {torch['cudnn']}")
+        lines.append(f"cuda     available to torch: {'yes' if torch['cuda_available'] else 'no'}")
+    smi = report["nvidia_smi"]
+    for gpu in smi["gpus"]:
+        lines.append(
+            f"gpu {gpu['index']}    {gpu['name']}, {gpu['memory_mib']} MiB,"
+            f" compute {gpu['compute_capability']}, driver {gpu['driver']}"
+        )
+    if not smi["gpus"]:
+        lines.append(f"gpu      none ({smi['error'] or 'nvidia-smi lists no GPU'})")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Register mlci's sessions into nox.  Imported only from a noxfile (through `mlci.sessions`)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import nox
+
+import mlci
+from mlci import torch_source
+from mlci.commands import SessionSpec, commands, specs, tools
+from mlci.gpu import visible_gpus
+from mlci.junit import skip_reasons, totals
+from mlci.settings import ConfigError, Settings, resolve
+
+STAMP = ".mlci-installed"
+
+
+def sessions(root: str | Path | None = None) -> None:
+    """Register lint, mypy, unit, integ, nbmake and gpu, configured from `[tool.mlci]`."""
+    try:
+        settings = resolve(Path(root) if root is not None else Path.cwd())
+        chosen = specs(settings)
+    except ConfigError as err:
+        print(f"mlci: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # Defaults only: nox's command line (-N, --reuse-venv=no, -db) still wins.
+    nox.options.default_venv_backend = "uv"
+    # Local re-runs reuse environments (rebuilt when the project's dependencies change).
+    nox.options.reuse_venv = "yes"
+    for spec in chosen:
+        _register(settings, spec)
+
+
+def _register(settings: Settings, spec: SessionSpec) -> None:
+    def session_func(session: nox.Session) -> None:
+        run_session(session, settings, spec)
+
+    session_func.__doc__ = spec.summary
+    python: str | list[str] = list(spec.pythons) if spec.name == "unit" else spec.pythons[0]
+    nox.session(
+        session_func,
+        name=spec.name,
+        python=python,
+        venv_backend="uv",
+        default=spec.default,
+        tags=[spec.name],
+    )
+
+
+def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
+    reports = Path(settings.text("reports-dir")) / session.name
+    # Stale reports from an earlier run must never be collected as this run's results.
+    shutil.rmtree(settings.root / reports, ignore_errors=True)
+    (settings.root / reports).mkdir(parents=True)
+
+    if spec.name == "gpu":
+        gpus, why = visible_gpus()
+        if not gpus:
+            session.error(f"gpu: no CUDA device visible ({why}); run it on a machine with an NVIDIA GPU")
+        session.log("mlci: " + "; ".join(gpus))
+
+    try:
+        scope = _lint_scope(settings) if spec.name == "lint" else ("--all-files",)
+        to_run = commands(settings, spec.name, reports, list(session.posargs), scope)
+        _install(session, settings, spec)
+    except ConfigError as err:
+        session.error(f"{spec.name}: {err}")
+
+    env = {"MLCI_SESSION": spec.name, "MPLBACKEND": "Agg"}
+    for command in to_run:
+        session.run(*command, env=env)
+    _check_tests_ran(session, spec.name, settings.root / reports / "junit.xml")
+
+
+def _check_tests_ran(session: nox.Session, name: str, junit: Path) -> None:
+    """A test session that ran nothing, or a gpu session that skipped, has not passed."""
+    if name not in ("integ", "gpu", "nbmake"):
+        return
+    counts = totals(junit)
+    if counts.tests == 0:
+        session.error(f"{name}: no tests ran (mark tests with @pytest.mark.{name}, or drop {name} from sessions)")
+    if name == "gpu" and counts.skipped:
+        reasons = "; ".join(skip_reasons(junit))
+        session.error(f"gpu: {counts.skipped} gpu test(s) skipped, a GPU job must run them all: {reasons}")
+
+
+def _lint_scope(settings: Settings) -> tuple[str, ...]:
+    """pre-commit works on a git repository; a project in a subfolder lints only its own files."""
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=settings.root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        raise ConfigError(f"pre-commit needs a git repository: run `git init` in {settings.root}") from None
+    if Path(top).resolve() == settings.root:
+        return ("--all-files",)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=settings.root, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    return ("--files", *[name for name in listed if name])
+
+
+def _install(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
+    source = torch_source.resolve(spec.torch_backend, settings.text("torch-index"), session.cache_dir)
+    extras = settings.items("extras")
+    project = "." + (f"[{','.join(extras)}]" if extras else "")
+    args = ["-e", project, *[f"--group={group}" for group in settings.items("dependency-groups")]]
+    args += [*tools(settings, spec.name), *mlci_requirement()]
+    if source is not None:
+        args += source.install_args()
+
+    stamp = Path(session.virtualenv.location) / STAMP
+    fingerprint = _fingerprint(settings, args)
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        session.log("mlci: environment up to date, install skipped (remove .nox/ to rebuild)")
+        return
+    if source is not None:
+        session.log(f"mlci: torch {source.backend} from {source.origin}: {source.index_url}")
+    reinstall = [f"--reinstall-package={name}" for name in (settings.project_name, "mlci") if name]
+    session.install(*args, *reinstall, env={"UV_COMPILE_BYTECODE": "1"})
+    if source is not None and source.backend == "cpu":
+        session.run("python", "-c", torch_source.CPU_ONLY_CHECK, silent=True)
+    stamp.write_text(fingerprint)
+
+
+def _fingerprint(settings: Settings, args: list[str]) -> str:
+    """What the environment was built from: a change to any of it reinstalls."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(settings.root), mlci.__version__, *args]).encode())
+    for name in ("pyproject.toml", "uv.lock", "setup.cfg", "setup.py"):
+        path = settings.root / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def mlci_requirement() -> list[str]:
+    """Install the same mlci into session environments (its pytest plugin, `mlci doctor`)."""
+    tree = Path(mlci.__file__).resolve().parents[2]
+    if (tree / "pyproject.toml").is_file() and (tree / "src" / "mlci").is_dir():
+        return ["-e", str(tree)]  # a source checkout of the kit
+    try:
+        direct = importlib.metadata.distribution("mlci").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        direct = None
+    if direct:
+        url = json.loads(direct).get("url", "")
+        if url.startswith("file://"):
+            return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
+    return [f"mlci=={mlci.__version__}"]

@@ -1,0 +1,148 @@
+"""Resolve the settings of one project: flag > MLCI_* environment > [tool.mlci] > default."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlci.options import OPTIONS, OPTIONS_BY_NAME, Option, OptionError, Value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A user mistake in the settings: printed as one line, never as a traceback."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Value
+    source: str  # "flag", "env MLCI_X", "pyproject.toml", "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of a project, each with where it came from."""
+
+    root: Path
+    project_name: str
+    values: Mapping[str, Setting]
+
+    def __getitem__(self, name: str) -> Value:
+        return self.values[name].value
+
+    def text(self, name: str) -> str:
+        value = self[name]
+        assert isinstance(value, str), name
+        return value
+
+    def items(self, name: str) -> tuple[str, ...]:
+        value = self[name]
+        assert isinstance(value, tuple), name
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self[name]
+        assert isinstance(value, bool), name
+        return value
+
+    def number(self, name: str) -> float:
+        value = self[name]
+        assert isinstance(value, int | float) and not isinstance(value, bool), name
+        return float(value)
+
+    @property
+    def package(self) -> str:
+        return self.text("package")
+
+    @property
+    def python_versions(self) -> tuple[str, ...]:
+        return self.items("python-versions")
+
+    @property
+    def main_python(self) -> str:
+        return self.python_versions[0]
+
+    def path(self, name: str) -> Path:
+        return self.root / self.text(name)
+
+
+def read_pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"no pyproject.toml in {root}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML ({err})") from None
+
+
+def resolve(
+    root: Path,
+    flags: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the project's settings; raise ConfigError naming every bad key or value."""
+    root = root.resolve()
+    pyproject = read_pyproject(root)
+    project_name = str(pyproject.get("project", {}).get("name", ""))
+    table = pyproject.get("tool", {}).get("mlci", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.mlci] must be a table")
+    env = os.environ if environ is None else environ
+    flags = flags or {}
+
+    problems = [_unknown_key(key) for key in table if key not in OPTIONS_BY_NAME]
+    values: dict[str, Setting] = {}
+    for option in OPTIONS:
+        try:
+            values[option.name] = _resolve_one(option, flags, env, table)
+        except OptionError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    values = _fill_computed(values, project_name)
+    return Settings(root=root, project_name=project_name, values=values)
+
+
+def _resolve_one(
+    option: Option, flags: Mapping[str, object], env: Mapping[str, str], table: Mapping[str, Any]
+) -> Setting:
+    if flags.get(option.name) is not None:
+        return Setting(option.parse(flags[option.name], option.flag), "flag")
+    if option.env_var in env:
+        return Setting(option.parse(env[option.env_var], option.env_var), f"env {option.env_var}")
+    if option.toml_key in table:
+        where = f"[tool.mlci] {option.toml_key}"
+        return Setting(option.parse(table[option.toml_key], where), "pyproject.toml")
+    return Setting(option.default, "default")
+
+
+def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, Setting]:
+    """Defaults that depend on the project or the running Python."""
+    if not values["package"].value:
+        if not project_name:
+            raise ConfigError("[tool.mlci] package is not set and pyproject.toml has no [project].name")
+        package = project_name.replace("-", "_").replace(".", "_").lower()
+        values["package"] = Setting(package, "default ([project].name)")
+    if not values["python-versions"].value:
+        current = f"{sys.version_info.major}.{sys.version_info.minor}"
+        values["python-versions"] = Setting((current,), "default (the Python running nox)")
+    return values
+
+
+def _unknown_key(key: str) -> str:
+    close = difflib.get_close_matches(key, OPTIONS_BY_NAME, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    valid = ", ".join(OPTIONS_BY_NAME)
+    return f"[tool.mlci] unknown key {key!r}{hint}; valid keys: {valid}"
