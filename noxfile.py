@@ -1,7 +1,7 @@
 """The kit's own sessions, built with mlci itself, plus `sample`: the kit's main job.
 
-    nox                 lint, mypy, unit tests on Python 3.10-3.13, integration tests
-    nox -s sample       the sample project's full pipeline (examples/sample-model)
+nox                 lint, mypy, unit tests on Python 3.10-3.13, integration tests
+nox -s sample       the sample project's full pipeline (examples/sample-model)
 """
 
 import sys

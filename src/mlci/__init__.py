@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__version__ = "0.1.0"
+from mlci._version import __version__
+
 __all__ = ["__version__", "sessions"]
 
 
@@ -14,6 +15,6 @@ def sessions(root: str | Path | None = None) -> None:
     `root` is the project folder (default: the noxfile's folder, where nox runs).
     """
     # Imported here so that `import mlci` (and the `mlci` command) never loads nox.
-    from mlci.nox_sessions import sessions as register  # noqa: PLC0415
+    from mlci.nox_sessions import sessions as register
 
     register(root)

@@ -8,8 +8,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import mlci
+from mlci._version import __version__
 from mlci.options import OPTIONS
 
 EPILOG = """\
@@ -28,6 +29,7 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `mlci` parser; setting flags are generated from the option table."""
     parser = argparse.ArgumentParser(
         prog="mlci",
         description="CI kit for Python ML repositories: one set of nox sessions "
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"mlci {mlci.__version__}")
+    parser.add_argument("--version", action="version", version=f"mlci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     sessions = sub.add_parser(
@@ -44,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show the sessions `mlci.sessions()` registers for a project, the commands"
         " each runs, and every setting with where its value came from.",
     )
-    sessions.add_argument("--project", type=Path, default=Path("."), help="project folder (default: .)")
+    sessions.add_argument(
+        "--project", type=Path, default=Path("."), help="project folder (default: .)"
+    )
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     _add_option_flags(sessions)
 
@@ -57,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument(
-        "--require-gpu", action="store_true", help="fail unless a CUDA device and CUDA torch are usable"
+        "--require-gpu",
+        action="store_true",
+        help="fail unless a CUDA device and CUDA torch are usable",
     )
 
     options = sub.add_parser("options", help="list every setting (the README's table)")
@@ -66,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `mlci`; user mistakes print one line and return 2."""
     args = build_parser().parse_args(argv)
-    from mlci.settings import ConfigError  # noqa: PLC0415
+    from mlci.settings import ConfigError
 
     try:
         if args.command == "sessions":
@@ -81,12 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from mlci.commands import commands, specs  # noqa: PLC0415
-    from mlci.settings import ConfigError, resolve  # noqa: PLC0415
+    from mlci.commands import commands, specs
+    from mlci.settings import ConfigError, resolve
 
     flags = {option.name: getattr(args, option.name) for option in OPTIONS}
     settings = resolve(args.project, flags)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in specs(settings):
         for name in spec.nox_names():
             reports = Path(settings.text("reports-dir")) / name
@@ -94,25 +101,39 @@ def _sessions(args: argparse.Namespace) -> int:
                 lines = [shlex.join(c) for c in commands(settings, spec.name, reports, [])]
             except ConfigError as err:
                 lines = [f"(cannot run: {err})"]
-            rows.append({
-                "session": name, "default": spec.default, "python": spec.pythons[0]
-                if spec.name != "unit" else name.rsplit("-", 1)[1],
-                "torch": spec.torch_backend, "summary": spec.summary,
-                "reports": str(reports), "commands": lines,
-            })
+            rows.append(
+                {
+                    "session": name,
+                    "default": spec.default,
+                    "python": spec.pythons[0] if spec.name != "unit" else name.rsplit("-", 1)[1],
+                    "torch": spec.torch_backend,
+                    "summary": spec.summary,
+                    "reports": str(reports),
+                    "commands": lines,
+                }
+            )
     values = {
-        name: {"value": list(s.value) if isinstance(s.value, tuple) else s.value, "source": s.source}
+        name: {
+            "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+            "source": s.source,
+        }
         for name, s in settings.values.items()
     }
     if args.json:
-        print(json.dumps({"project": str(settings.root), "sessions": rows, "settings": values}, indent=2))
+        print(
+            json.dumps(
+                {"project": str(settings.root), "sessions": rows, "settings": values}, indent=2
+            )
+        )
         return 0
     print(f"project  {settings.project_name or '?'} ({settings.root})")
     print("\nsessions (run one with `nox -s NAME -- extra tool args`)")
     for row in rows:
         when = "" if row["default"] else "  [only when asked]"
-        print(f"  {row['session']:<12} python {row['python']:<5} torch {row['torch']:<5}"
-              f" {row['summary']}{when}")
+        print(
+            f"  {row['session']:<12} python {row['python']:<5} torch {row['torch']:<5}"
+            f" {row['summary']}{when}"
+        )
         for line in row["commands"]:
             print(f"      $ {line}")
     print("\nsettings")
@@ -122,7 +143,7 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from mlci import doctor  # noqa: PLC0415
+    from mlci import doctor
 
     report = doctor.collect()
     found = doctor.problems(report, require_gpu=args.require_gpu)
@@ -137,13 +158,23 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> int:
     if args.format == "json":
-        print(json.dumps([
-            {"name": o.name, "kind": o.kind, "env": o.env_var, "description": o.description,
-             "default": list(o.default) if isinstance(o.default, tuple) else o.default}
-            for o in OPTIONS
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": o.name,
+                        "kind": o.kind,
+                        "env": o.env_var,
+                        "description": o.description,
+                        "default": list(o.default) if isinstance(o.default, tuple) else o.default,
+                    }
+                    for o in OPTIONS
+                ],
+                indent=2,
+            )
+        )
     else:
-        from mlci.docs import options_table  # noqa: PLC0415
+        from mlci.docs import options_table
 
         print(options_table())
     return 0

@@ -110,8 +110,11 @@ def commands(
         return [
             # posargs first: `--files` takes every argument after it.
             ["pre-commit", "run", *posargs, "--show-diff-on-failure", *lint_scope],
-            ["pylint", f"--output-format=colorized,text:{reports / 'pylint.txt'}",
-             str(package_dir(settings))],
+            [
+                "pylint",
+                f"--output-format=colorized,text:{reports / 'pylint.txt'}",
+                str(package_dir(settings)),
+            ],
         ]
     if session == "mypy":
         targets = [str(package_dir(settings)), *_tests_dir(settings)]
@@ -133,10 +136,18 @@ def commands(
     if session == "integ":
         return [["pytest", *_tests_dir(settings), "-m", "integ", junit, *posargs]]
     if session == "nbmake":
-        return [[
-            "pytest", "--nbmake", f"--nbmake-timeout={settings['notebook-timeout']}",
-            "-p", "no:cacheprovider", junit, *notebooks(settings), *posargs,
-        ]]
+        return [
+            [
+                "pytest",
+                "--nbmake",
+                f"--nbmake-timeout={settings['notebook-timeout']}",
+                "-p",
+                "no:cacheprovider",
+                junit,
+                *notebooks(settings),
+                *posargs,
+            ]
+        ]
     if session == "gpu":
         return [
             ["mlci", "doctor", "--require-gpu"],

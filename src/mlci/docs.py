@@ -22,7 +22,7 @@ def _default(option: Option) -> str:
 
 
 def options_table() -> str:
-    """Markdown table: name (pyproject key, CI input, flag), default, environment variable, meaning."""
+    """Markdown table: name (the [tool.mlci] key and CI input), default, environment, meaning."""
     rows = [
         "| option (`[tool.mlci]` key, CI input) | default | environment | meaning |",
         "|---|---|---|---|",

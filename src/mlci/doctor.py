@@ -6,6 +6,7 @@ are pure functions of the collected report and are tested with recorded outputs.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
 import platform
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-import mlci
+from mlci._version import __version__
 
 SMI_QUERY = "index,name,memory.total,compute_cap,driver_version"
 
@@ -30,7 +31,7 @@ def _uv_version() -> str | None:
     uv = shutil.which("uv")
     if uv is None:
         try:
-            from uv import find_uv_bin  # noqa: PLC0415
+            from uv import find_uv_bin
 
             uv = find_uv_bin()
         except (ImportError, FileNotFoundError):
@@ -61,14 +62,18 @@ def _nvidia_smi() -> dict[str, Any]:
         return {"gpus": [], "error": f"nvidia-smi failed: {err}"}
     if done.returncode != 0:
         first = (done.stderr or done.stdout).strip().splitlines()
-        return {"gpus": [], "error": f"nvidia-smi: {first[0] if first else f'exit {done.returncode}'}"}
+        return {
+            "gpus": [],
+            "error": f"nvidia-smi: {first[0] if first else f'exit {done.returncode}'}",
+        }
     return {"gpus": parse_smi(done.stdout), "error": None}
 
 
 def _torch() -> dict[str, Any] | None:
     if importlib.util.find_spec("torch") is None:
         return None
-    import torch  # noqa: PLC0415  (only the doctor imports torch, and only when asked)
+    # Only the doctor imports torch, and only when asked; mlci itself has no torch dependency.
+    torch: Any = importlib.import_module("torch")
 
     info: dict[str, Any] = {
         "version": str(torch.__version__),
@@ -81,18 +86,20 @@ def _torch() -> dict[str, Any] | None:
         info["cudnn"] = torch.backends.cudnn.version()
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
-            info["devices"].append({
-                "name": props.name,
-                "memory_mib": props.total_memory // 2**20,
-                "compute_capability": f"{props.major}.{props.minor}",
-            })
+            info["devices"].append(
+                {
+                    "name": props.name,
+                    "memory_mib": props.total_memory // 2**20,
+                    "compute_capability": f"{props.major}.{props.minor}",
+                }
+            )
     return info
 
 
 def collect() -> dict[str, Any]:
     """Everything the doctor knows about this environment, as JSON-ready data."""
     return {
-        "mlci": mlci.__version__,
+        "mlci": __version__,
         "python": platform.python_version(),
         "executable": sys.executable,
         "platform": platform.platform(),

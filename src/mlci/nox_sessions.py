@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nox
 
-import mlci
 from mlci import torch_source
+from mlci._version import __version__
 from mlci.commands import SessionSpec, commands, specs, tools
 from mlci.gpu import visible_gpus
 from mlci.junit import skip_reasons, totals
@@ -47,16 +47,16 @@ def _register(settings: Settings, spec: SessionSpec) -> None:
     session_func.__doc__ = spec.summary
     python: str | list[str] = list(spec.pythons) if spec.name == "unit" else spec.pythons[0]
     nox.session(
-        session_func,
         name=spec.name,
         python=python,
         venv_backend="uv",
         default=spec.default,
         tags=[spec.name],
-    )
+    )(session_func)
 
 
 def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
+    """Body of every mlci session: fresh report folder, install, run the commands, check."""
     reports = Path(settings.text("reports-dir")) / session.name
     # Stale reports from an earlier run must never be collected as this run's results.
     shutil.rmtree(settings.root / reports, ignore_errors=True)
@@ -65,7 +65,9 @@ def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> 
     if spec.name == "gpu":
         gpus, why = visible_gpus()
         if not gpus:
-            session.error(f"gpu: no CUDA device visible ({why}); run it on a machine with an NVIDIA GPU")
+            session.error(
+                f"gpu: no CUDA device visible ({why}); run it on a machine with an NVIDIA GPU"
+            )
         session.log("mlci: " + "; ".join(gpus))
 
     try:
@@ -87,10 +89,15 @@ def _check_tests_ran(session: nox.Session, name: str, junit: Path) -> None:
         return
     counts = totals(junit)
     if counts.tests == 0:
-        session.error(f"{name}: no tests ran (mark tests with @pytest.mark.{name}, or drop {name} from sessions)")
+        session.error(
+            f"{name}: no tests ran (mark tests with @pytest.mark.{name},"
+            f" or drop {name} from sessions)"
+        )
     if name == "gpu" and counts.skipped:
         reasons = "; ".join(skip_reasons(junit))
-        session.error(f"gpu: {counts.skipped} gpu test(s) skipped, a GPU job must run them all: {reasons}")
+        session.error(
+            f"gpu: {counts.skipped} gpu test(s) skipped, a GPU job must run them all: {reasons}"
+        )
 
 
 def _lint_scope(settings: Settings) -> tuple[str, ...]:
@@ -98,10 +105,15 @@ def _lint_scope(settings: Settings) -> tuple[str, ...]:
     try:
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],
-            cwd=settings.root, capture_output=True, text=True, check=True,
+            cwd=settings.root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        raise ConfigError(f"pre-commit needs a git repository: run `git init` in {settings.root}") from None
+        raise ConfigError(
+            f"pre-commit needs a git repository: run `git init` in {settings.root}"
+        ) from None
     if Path(top).resolve() == settings.root:
         return ("--all-files",)
     listed = subprocess.run(
@@ -111,7 +123,9 @@ def _lint_scope(settings: Settings) -> tuple[str, ...]:
 
 
 def _install(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
-    source = torch_source.resolve(spec.torch_backend, settings.text("torch-index"), session.cache_dir)
+    source = torch_source.resolve(
+        spec.torch_backend, settings.text("torch-index"), session.cache_dir
+    )
     extras = settings.items("extras")
     project = "." + (f"[{','.join(extras)}]" if extras else "")
     args = ["-e", project, *[f"--group={group}" for group in settings.items("dependency-groups")]]
@@ -136,7 +150,7 @@ def _install(session: nox.Session, settings: Settings, spec: SessionSpec) -> Non
 def _fingerprint(settings: Settings, args: list[str]) -> str:
     """What the environment was built from: a change to any of it reinstalls."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([str(settings.root), mlci.__version__, *args]).encode())
+    digest.update(json.dumps([str(settings.root), __version__, *args]).encode())
     for name in ("pyproject.toml", "uv.lock", "setup.cfg", "setup.py"):
         path = settings.root / name
         if path.is_file():
@@ -146,7 +160,7 @@ def _fingerprint(settings: Settings, args: list[str]) -> str:
 
 def mlci_requirement() -> list[str]:
     """Install the same mlci into session environments (its pytest plugin, `mlci doctor`)."""
-    tree = Path(mlci.__file__).resolve().parents[2]
+    tree = Path(__file__).resolve().parents[2]
     if (tree / "pyproject.toml").is_file() and (tree / "src" / "mlci").is_dir():
         return ["-e", str(tree)]  # a source checkout of the kit
     try:
@@ -157,4 +171,4 @@ def mlci_requirement() -> list[str]:
         url = json.loads(direct).get("url", "")
         if url.startswith("file://"):
             return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
-    return [f"mlci=={mlci.__version__}"]
+    return [f"mlci=={__version__}"]

@@ -123,7 +123,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def _each(values: Value, ok: Callable[[str], bool], what: str) -> str | None:
     assert isinstance(values, tuple)
     bad = [v for v in values if not ok(v)]
-    return f"{', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not {what}" if bad else None
+    return (
+        f"{', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not {what}"
+        if bad
+        else None
+    )
 
 
 def _check_pythons(value: Value) -> str | None:
@@ -164,7 +168,9 @@ def _check_workers(value: Value) -> str | None:
 
 def _check_package(value: Value) -> str | None:
     assert isinstance(value, str)
-    return None if not value or _IDENT.fullmatch(value) else f"{value!r} is not a Python package name"
+    return (
+        None if not value or _IDENT.fullmatch(value) else f"{value!r} is not a Python package name"
+    )
 
 
 def _check_names(value: Value) -> str | None:

@@ -56,7 +56,8 @@ class Settings:
 
     def number(self, name: str) -> float:
         value = self[name]
-        assert isinstance(value, int | float) and not isinstance(value, bool), name
+        assert isinstance(value, int | float), name
+        assert not isinstance(value, bool), name
         return float(value)
 
     @property
@@ -132,7 +133,9 @@ def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, S
     """Defaults that depend on the project or the running Python."""
     if not values["package"].value:
         if not project_name:
-            raise ConfigError("[tool.mlci] package is not set and pyproject.toml has no [project].name")
+            raise ConfigError(
+                "[tool.mlci] package is not set and pyproject.toml has no [project].name"
+            )
         package = project_name.replace("-", "_").replace(".", "_").lower()
         values["package"] = Setting(package, "default ([project].name)")
     if not values["python-versions"].value:
@@ -142,7 +145,11 @@ def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, S
 
 
 def _unknown_key(key: str) -> str:
-    close = difflib.get_close_matches(key, OPTIONS_BY_NAME, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    # Match whole names and their first word, so `covrage` finds `coverage-fail-under`.
+    candidates = {name: name for name in OPTIONS_BY_NAME}
+    for name in OPTIONS_BY_NAME:
+        candidates.setdefault(name.split("-")[0], name)
+    close = difflib.get_close_matches(key.replace("_", "-"), candidates, n=1)
+    hint = f" (did you mean {candidates[close[0]]}?)" if close else ""
     valid = ", ".join(OPTIONS_BY_NAME)
     return f"[tool.mlci] unknown key {key!r}{hint}; valid keys: {valid}"

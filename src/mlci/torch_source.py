@@ -23,8 +23,11 @@ PYTORCH_INDEX = "https://download.pytorch.org/whl"
 # cannot exist, so a wrong wheel source fails the install loudly instead of downloading ~3 GB.
 CUDA_ONLY_PACKAGES = (
     "cuda-toolkit",
-    *(f"nvidia-{lib}{suffix}" for lib in ("cuda-runtime", "cublas", "cudnn", "nccl")
-      for suffix in ("", "-cu11", "-cu12", "-cu13")),
+    *(
+        f"nvidia-{lib}{suffix}"
+        for lib in ("cuda-runtime", "cublas", "cudnn", "nccl")
+        for suffix in ("", "-cu11", "-cu12", "-cu13")
+    ),
     "triton",
 )
 IMPOSSIBLE_VERSION = "0+mlci.cpu.session.forbids.cuda"
@@ -80,7 +83,11 @@ def _checked_url(url: str) -> str:
     if url.startswith("file://"):
         path = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
         if not (path / "torch").is_dir():
-            hint = " (it looks one level too high: add /simple)" if (path / "simple" / "torch").is_dir() else ""
+            hint = (
+                " (it looks one level too high: add /simple)"
+                if (path / "simple" / "torch").is_dir()
+                else ""
+            )
             raise ConfigError(f"MLCI_TORCH_INDEX: {url} has no torch/ project page{hint}")
     return url
 

@@ -1,0 +1,78 @@
+"""Real nox runs of the sample project's sessions, on throwaway copies of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-model"
+BUILT = (
+    ".nox",
+    "reports",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "lightning_logs",
+    ".testmondata",
+)
+
+RunNox = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One nox envdir for every copy: environments are built once and reused, as on a laptop."""
+    return tmp_path_factory.mktemp("nox-envs")
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A fresh copy of the sample project as its own git repository."""
+    copy = tmp_path / "sample-model"
+    shutil.copytree(SAMPLE, copy, ignore=shutil.ignore_patterns(*BUILT))
+    for args in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *args], cwd=copy, check=True, capture_output=True)
+    return copy
+
+
+@pytest.fixture
+def run_nox(envdir: Path) -> RunNox:
+    def run(
+        project: Path, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "nox",
+            "--noxfile",
+            str(project / "noxfile.py"),
+            "--envdir",
+            str(envdir),
+            *args,
+        ]
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+            env={**os.environ, "PY_COLORS": "0", "NO_COLOR": "1", **(env or {})},
+        )
+        # Shown by pytest when the test fails: the whole nox log.
+        print(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
+        return done
+
+    return run
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))

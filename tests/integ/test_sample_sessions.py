@@ -1,0 +1,178 @@
+"""Each session of the sample project passes as shipped and fails for the right reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlci.junit import totals
+from tests.integ.conftest import RunNox, edit
+
+pytestmark = pytest.mark.integ
+
+SESSIONS = ["lint", "mypy", "unit-3.11", "integ", "nbmake", "gpu"]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def output(done: subprocess.CompletedProcess[str]) -> str:
+    """Everything nox printed, without colour codes (IPython colours its tracebacks)."""
+    return ANSI.sub("", done.stdout + done.stderr)
+
+
+def test_nox_lists_the_six_sessions(sample: Path, run_nox: RunNox) -> None:
+    done = run_nox(sample, "--list")
+    assert done.returncode == 0
+    listed = [line.split()[:2] for line in done.stdout.splitlines() if line[:2] in ("* ", "- ")]
+    assert listed == [["*", name] for name in SESSIONS[:-1]] + [["-", "gpu"]]
+
+
+def test_default_pipeline_passes_with_a_cpu_torch(
+    sample: Path, run_nox: RunNox, envdir: Path
+) -> None:
+    done = run_nox(sample)
+    assert done.returncode == 0, output(done)
+    for session in SESSIONS[:-1]:
+        assert f"Session {session} was successful" in output(done)
+    assert "Session gpu" not in output(done)  # gpu runs only when asked
+
+    unit = totals(sample / "reports" / "unit-3.11" / "junit.xml")
+    assert unit.tests > 20 and unit.failures == unit.errors == 0
+    assert "line-rate" in (sample / "reports" / "unit-3.11" / "coverage.xml").read_text()
+    for session in ("integ", "nbmake", "mypy"):
+        assert (sample / "reports" / session / "junit.xml").is_file()
+    assert totals(sample / "reports" / "integ" / "junit.xml").tests >= 1
+    assert (sample / "reports" / "lint" / "pylint.txt").is_file()
+
+    site = next((envdir / "unit-3-11" / "lib").glob("python3.*/site-packages"))
+    torch = [p.name for p in site.glob("torch-*.dist-info")]
+    assert len(torch) == 1 and "+cpu" in torch[0], torch
+    assert not [p.name for p in site.glob("nvidia_*")]
+
+
+def test_warm_rerun_skips_the_install(sample: Path, run_nox: RunNox) -> None:
+    run_nox(sample, "-s", "unit-3.11")
+    started = time.monotonic()
+    done = run_nox(sample, "-s", "unit-3.11", "--", "-q")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0
+    assert "install skipped" in output(done)
+    assert elapsed < 60
+
+
+def test_failing_unit_test_fails_unit(sample: Path, run_nox: RunNox) -> None:
+    (sample / "tests" / "test_broken.py").write_text(
+        "def test_mlp_is_wrong():\n    assert 1 + 1 == 3\n"
+    )
+    done = run_nox(sample, "-s", "unit-3.11")
+    assert done.returncode != 0
+    assert "FAILED tests/test_broken.py::test_mlp_is_wrong" in output(done)
+    assert "Session unit-3.11 failed" in output(done)
+    assert totals(sample / "reports" / "unit-3.11" / "junit.xml").failures == 1
+
+
+def test_posargs_reach_pytest(sample: Path, run_nox: RunNox) -> None:
+    (sample / "tests" / "test_broken.py").write_text("def test_broken():\n    assert False\n")
+    done = run_nox(sample, "-s", "unit-3.11", "--", "-k", "not test_broken")
+    assert done.returncode == 0, output(done)
+    assert "deselected" in output(done)
+
+
+def test_coverage_under_the_threshold_fails_unit(sample: Path, run_nox: RunNox) -> None:
+    untested = "\n".join(f"def helper_{i}(x: int) -> int:\n    return x + {i}\n" for i in range(40))
+    (sample / "src" / "sample_model" / "untested.py").write_text(untested)
+    done = run_nox(sample, "-s", "unit-3.11")
+    assert done.returncode != 0
+    assert "FAIL Required test coverage of 90% not reached" in output(done)
+    unit = totals(sample / "reports" / "unit-3.11" / "junit.xml")
+    assert unit.tests > 20 and unit.failures == unit.errors == 0  # only coverage failed it
+
+
+def test_type_error_fails_mypy(sample: Path, run_nox: RunNox) -> None:
+    edit(
+        sample / "src" / "sample_model" / "nn.py",
+        "        self.input_dim = input_dim\n",
+        '        self.input_dim = input_dim\n        wrong: int = "a string"\n',
+    )
+    done = run_nox(sample, "-s", "mypy")
+    assert done.returncode != 0
+    assert "src/sample_model/nn.py" in output(done)
+    assert "Incompatible types in assignment" in output(done)
+
+
+def test_lint_violation_fails_lint(sample: Path, run_nox: RunNox) -> None:
+    edit(
+        sample / "src" / "sample_model" / "data.py",
+        "import numpy as np\n",
+        "import numpy as np\nimport os\n",
+    )
+    subprocess.run(["git", "add", "-A"], cwd=sample, check=True)
+    done = run_nox(sample, "-s", "lint")
+    assert done.returncode != 0
+    assert "F401" in output(done) and "`os` imported but unused" in output(done)
+    assert "Session lint failed" in output(done)
+
+
+def test_pylint_finding_fails_lint(sample: Path, run_nox: RunNox) -> None:
+    edit(
+        sample / "src" / "sample_model" / "nn.py",
+        "        out: torch.Tensor = self.net(x.flatten(start_dim=1))\n",
+        "        out: torch.Tensor = self.net(x.flatten(start_dim=1))\n        self.cache = out\n",
+    )
+    subprocess.run(["git", "add", "-A"], cwd=sample, check=True)
+    done = run_nox(sample, "-s", "lint")
+    assert done.returncode != 0
+    assert "attribute-defined-outside-init" in output(done)
+
+
+def test_raising_notebook_cell_fails_nbmake(sample: Path, run_nox: RunNox) -> None:
+    notebook = sample / "notebooks" / "train_digits.ipynb"
+    data = json.loads(notebook.read_text())
+    data["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "boom",
+            "metadata": {},
+            "outputs": [],
+            "source": ["raise RuntimeError('loss diverged')"],
+        }
+    )
+    notebook.write_text(json.dumps(data, indent=1) + "\n")
+    done = run_nox(sample, "-s", "nbmake")
+    assert done.returncode != 0
+    assert "RuntimeError: loss diverged" in output(done)
+    assert totals(sample / "reports" / "nbmake" / "junit.xml").failures == 1
+
+
+def test_gpu_without_a_device_fails_fast_with_one_line(sample: Path, run_nox: RunNox) -> None:
+    started = time.monotonic()
+    done = run_nox(sample, "-s", "gpu", env={"PATH": "/usr/bin:/bin:" + _venv_bin()})
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in output(done)
+    assert "uv pip install" not in output(done)  # refused before any install
+    assert elapsed < 30
+
+
+def test_bad_settings_stop_nox_with_the_key_named(sample: Path, run_nox: RunNox) -> None:
+    edit(
+        sample / "pyproject.toml",
+        "coverage-fail-under = 90\n",
+        "coverage-fail-under = 190\ncovrage = 1\n",
+    )
+    done = run_nox(sample, "--list")
+    assert done.returncode != 0
+    assert "mlci: [tool.mlci] unknown key 'covrage' (did you mean" in done.stderr
+    assert "[tool.mlci] coverage-fail-under: 190 is outside 0-100" in done.stderr
+
+
+def _venv_bin() -> str:
+    return str(Path(sys.executable).parent)

@@ -1,0 +1,151 @@
+"""The nox side of mlci, driven with a recording stand-in for nox.Session."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, NoReturn
+
+import pytest
+
+from mlci import nox_sessions
+from mlci.commands import specs
+from mlci.settings import ConfigError, Settings, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+WriteProject = Callable[..., Path]
+
+
+class Stop(Exception):
+    pass
+
+
+class FakeSession:
+    def __init__(self, tmp: Path, name: str = "unit-3.11") -> None:
+        self.name = name
+        self.posargs: list[str] = []
+        self.virtualenv = SimpleNamespace(location=str(tmp / "venv"))
+        (tmp / "venv").mkdir(exist_ok=True)
+        self.cache_dir = tmp / "cache"
+        self.calls: list[tuple[str, tuple[str, ...], dict[str, Any]]] = []
+
+    def log(self, message: str) -> None:
+        self.calls.append(("log", (message,), {}))
+
+    def install(self, *args: str, **kwargs: Any) -> None:
+        self.calls.append(("install", args, kwargs))
+
+    def run(self, *args: str, **kwargs: Any) -> None:
+        self.calls.append(("run", args, kwargs))
+
+    def error(self, message: str) -> NoReturn:
+        raise Stop(message)
+
+    def of(self, kind: str) -> list[tuple[str, ...]]:
+        return [args for k, args, _ in self.calls if k == kind]
+
+
+def sample_like(write_project: WriteProject, table: str = "") -> Settings:
+    root = write_project("python-versions = ['3.11']\n" + table)
+    (root / "src" / "my_model").mkdir(parents=True)
+    (root / "tests").mkdir()
+    return resolve(root, environ={})
+
+
+def spec(settings: Settings, name: str) -> Any:
+    return next(s for s in specs(settings) if s.name == name)
+
+
+def test_install_builds_once_then_skips_until_the_project_changes(
+    write_project: WriteProject, tmp_path: Path
+) -> None:
+    settings = sample_like(write_project, "extras = ['cli']\ndependency-groups = ['dev']\n")
+    session = FakeSession(tmp_path)
+    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
+    [args] = session.of("install")
+    assert args[:3] == ("-e", ".[cli]", "--group=dev")
+    assert "pytest-cov>=6" in args and "--index" in args and "--constraint" in args
+    assert args[args.index("--index") + 1] == "https://download.pytorch.org/whl/cpu"
+    [check] = session.of("run")
+    assert "CUDA packages in a CPU session" in check[2]
+
+    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
+    assert len(session.of("install")) == 1
+    assert any("install skipped" in args[0] for args in session.of("log"))
+
+    pyproject = settings.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n# a dependency changed\n")
+    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
+    assert len(session.of("install")) == 2
+
+
+def test_projects_without_torch_get_no_index(write_project: WriteProject, tmp_path: Path) -> None:
+    settings = sample_like(write_project, "torch-backend = 'none'\n")
+    session = FakeSession(tmp_path)
+    nox_sessions._install(session, settings, spec(settings, "mypy"))  # type: ignore[arg-type]
+    [args] = session.of("install")
+    assert "--index" not in args and "mypy>=1.10" in args
+    assert session.of("run") == []
+
+
+def test_mlci_requirement_is_this_source_tree() -> None:
+    assert nox_sessions.mlci_requirement() == ["-e", str(ROOT)]
+
+
+def junit(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "junit.xml"
+    path.write_text(f"<testsuites>{body}</testsuites>")
+    return path
+
+
+def test_a_session_that_ran_no_tests_fails(tmp_path: Path) -> None:
+    session = FakeSession(tmp_path)
+    empty = junit(tmp_path, '<testsuite tests="0" failures="0" errors="0" skipped="0"/>')
+    with pytest.raises(Stop, match="integ: no tests ran"):
+        nox_sessions._check_tests_ran(session, "integ", empty)  # type: ignore[arg-type]
+    nox_sessions._check_tests_ran(session, "unit", empty)  # type: ignore[arg-type]  # coverage guards unit
+
+
+def test_a_gpu_session_with_skips_fails(tmp_path: Path) -> None:
+    session = FakeSession(tmp_path)
+    report = junit(
+        tmp_path,
+        '<testsuite tests="2" failures="0" errors="0" skipped="1">'
+        '<testcase classname="t" name="a"><skipped message="CUDA not available"/></testcase>'
+        '<testcase classname="t" name="b"/></testsuite>',
+    )
+    with pytest.raises(Stop, match=r"gpu: 1 gpu test\(s\) skipped.*t::a: CUDA not available"):
+        nox_sessions._check_tests_ran(session, "gpu", report)  # type: ignore[arg-type]
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_lint_scope(write_project: WriteProject, tmp_path: Path) -> None:
+    settings = sample_like(write_project)
+    with pytest.raises(ConfigError, match="pre-commit needs a git repository"):
+        nox_sessions._lint_scope(settings)
+    git(settings.root, "init", "-q")
+    assert nox_sessions._lint_scope(settings) == ("--all-files",)
+
+    sub = settings.root / "project"
+    sub.mkdir()
+    (sub / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (sub / "a.py").write_text("")
+    (settings.root / "outside.py").write_text("")
+    git(settings.root, "add", "-A")
+    inner = resolve(sub, environ={})
+    assert nox_sessions._lint_scope(inner) == ("--files", "a.py", "pyproject.toml")
+
+
+def test_bad_settings_stop_the_noxfile_with_one_line(
+    write_project: WriteProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_project("sessions = ['unit', 'docs']\n")
+    with pytest.raises(SystemExit) as done:
+        nox_sessions.sessions(root)
+    assert done.value.code == 2
+    assert capsys.readouterr().err.startswith("mlci: [tool.mlci] sessions: 'docs' is not a session")

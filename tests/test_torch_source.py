@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlci import torch_source
+from mlci.settings import ConfigError
+
+
+def make_wheels(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"not really a wheel")
+    return folder
+
+
+def test_backend_maps_to_pytorch_index(tmp_path: Path) -> None:
+    source = torch_source.resolve("cu128", "", tmp_path)
+    assert source is not None
+    assert source.index_url == "https://download.pytorch.org/whl/cu128"
+    assert source.constraints is None  # CUDA sessions may install CUDA packages
+    assert source.install_args() == ["--index", "https://download.pytorch.org/whl/cu128"]
+
+
+def test_no_torch_for_backend_none(tmp_path: Path) -> None:
+    assert torch_source.resolve("none", "/anything", tmp_path) is None
+
+
+def test_cpu_sessions_forbid_cuda_packages(tmp_path: Path) -> None:
+    source = torch_source.resolve("cpu", "", tmp_path)
+    assert source is not None and source.constraints is not None
+    lines = source.constraints.read_text().splitlines()
+    forbidden = {line.split("==")[0] for line in lines if "==" in line}
+    assert {"nvidia-cudnn-cu12", "nvidia-cudnn-cu13", "cuda-toolkit", "triton"} <= forbidden
+    assert all(line.endswith("==" + torch_source.IMPOSSIBLE_VERSION) for line in lines[1:])
+    assert source.install_args()[-2:] == ["--constraint", str(source.constraints)]
+
+
+def test_mirror_url_is_used_as_given(tmp_path: Path) -> None:
+    source = torch_source.resolve("cpu", "https://mirror.example/torch-cpu/simple", tmp_path)
+    assert source is not None
+    assert source.index_url == "https://mirror.example/torch-cpu/simple"
+    assert source.origin == "torch-index (URL)"
+
+
+def test_folder_of_wheels_becomes_an_index(tmp_path: Path) -> None:
+    wheels = make_wheels(
+        tmp_path / "wheels",
+        "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "torch-2.12.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "Pillow_SIMD-9.0.0-cp311-cp311-linux_x86_64.whl",
+        "notes.txt",
+    )
+    source = torch_source.resolve("cpu", str(wheels), tmp_path / "cache")
+    assert source is not None and source.index_url.startswith("file://")
+    index = Path(source.index_url.removeprefix("file://"))
+    assert sorted(p.name for p in index.iterdir()) == ["pillow-simd", "torch"]
+    page = (index / "torch" / "index.html").read_text()
+    # '+' in a local version must be escaped in the link, or uv cannot fetch the file
+    assert "torch-2.13.0%2Bcpu-cp311-cp311-manylinux_2_28_x86_64.whl" in page
+    assert "torch-2.12.0%2Bcpu" in page
+    again = torch_source.resolve("cpu", str(wheels), tmp_path / "cache")
+    assert again is not None and again.index_url == source.index_url
+
+
+def test_folder_that_already_is_an_index_is_used_directly(tmp_path: Path) -> None:
+    (tmp_path / "simple" / "torch").mkdir(parents=True)
+    (tmp_path / "simple" / "torch" / "index.html").write_text("<a href='x.whl'>x</a>")
+    source = torch_source.resolve("cpu", str(tmp_path / "simple"), tmp_path / "cache")
+    assert source is not None
+    assert source.index_url == (tmp_path / "simple").resolve().as_uri()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("{tmp}/missing", "is neither a URL nor an existing folder"),
+        ("{tmp}/empty", "no torch wheel in"),
+        (
+            "file://{tmp}/index",
+            "has no torch/ project page (it looks one level too high: add /simple)",
+        ),
+        ("file://{tmp}/empty", "has no torch/ project page"),
+    ],
+)
+def test_bad_overrides_fail_loudly(tmp_path: Path, override: str, message: str) -> None:
+    make_wheels(tmp_path / "empty", "numpy-2.0.0-cp311-cp311-linux_x86_64.whl")
+    (tmp_path / "index" / "simple" / "torch").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        torch_source.resolve("cpu", override.format(tmp=tmp_path), tmp_path / "cache")
