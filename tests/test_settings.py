@@ -64,8 +64,9 @@ def test_missing_and_broken_pyproject(tmp_path: Path) -> None:
 
 def test_package_needs_a_project_name_or_a_setting(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mlci]\n")
+    settings = resolve(tmp_path, environ={})
     with pytest.raises(ConfigError, match=r"package is not set"):
-        resolve(tmp_path, environ={})
+        _ = settings.package
     (tmp_path / "pyproject.toml").write_text("[tool.mlci]\npackage = 'pkg'\n")
     assert resolve(tmp_path, environ={}).package == "pkg"
 
@@ -74,3 +75,16 @@ def test_tool_mlci_must_be_a_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n[tool]\nmlci = 3\n")
     with pytest.raises(ConfigError, match="must be a table"):
         resolve(tmp_path, environ={})
+
+
+def test_empty_values_count_as_not_given(write_project: WriteProject) -> None:
+    root = write_project("coverage-fail-under = 70\n")
+    settings = resolve(root, flags={"sessions": ""}, environ={"MLCI_COVERAGE_FAIL_UNDER": " "})
+    assert settings.values["coverage-fail-under"].value == 70.0
+    assert settings.values["sessions"].source == "default"
+
+
+def test_pyproject_may_be_absent_when_not_required(tmp_path: Path) -> None:
+    settings = resolve(tmp_path, environ={"MLCI_TORCH_BACKEND": "none"}, require_pyproject=False)
+    assert settings.project_name == ""
+    assert settings["torch-backend"] == "none"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci._version import __version__
-from mlci.options import OPTIONS
+from mlci.options import OPTIONS, OPTIONS_BY_NAME, OptionError
+
+if TYPE_CHECKING:
+    from mlci.settings import Settings
 
 EPILOG = """\
 Settings come from, highest first: a flag, the MLCI_<NAME> environment variable,
@@ -66,6 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail unless a CUDA device and CUDA torch are usable",
     )
 
+    plan = sub.add_parser(
+        "plan",
+        help="turn CI inputs into the jobs to run; reject bad inputs in seconds",
+        description="Validate the CI inputs against each other and against the torch"
+        " compatibility table, and print the jobs to run. Exit 2 with one line per problem"
+        " (naming the input, the bad value and the valid choices). Duplicated list entries are"
+        " dropped with a warning. The project's [tool.mlci] is read from --working-directory.",
+    )
+    plan.add_argument(
+        "--format",
+        choices=("table", "github", "gitlab", "json"),
+        default="table",
+        help="table: for people; github: key=value lines for $GITHUB_OUTPUT (matrices as JSON);"
+        " gitlab: a dotenv report of the resolved MLCI_* values; json: everything",
+    )
+    plan.add_argument(
+        "--explain", action="store_true", help="also show every setting and its source"
+    )
+    plan.add_argument("--output", type=Path, help="append to this file instead of printing")
+    _add_option_flags(plan)
+
     options = sub.add_parser("options", help="list every setting (the README's table)")
     options.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
@@ -81,18 +106,92 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sessions(args)
         if args.command == "doctor":
             return _doctor(args)
+        if args.command == "plan":
+            return _plan(args)
         return _options(args)
     except ConfigError as err:
-        print(f"mlci: error: {err}", file=sys.stderr)
+        for warning in err.warnings:
+            _report("warning", warning)
+        for problem in err.problems:
+            _report("error", problem)
         return 2
+
+
+def _report(level: str, message: str) -> None:
+    """One line on stderr; on GitHub Actions an annotation that also shows on the run page."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::{level} title=mlci::{message}", file=sys.stderr)
+    else:
+        print(f"mlci: {level}: {message}", file=sys.stderr)
+
+
+def _flags(args: argparse.Namespace) -> dict[str, object]:
+    return {option.name: getattr(args, option.name) for option in OPTIONS}
+
+
+def _settings_values(settings: Settings) -> dict[str, Any]:
+    return {
+        name: {
+            "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+            "source": s.source,
+        }
+        for name, s in settings.values.items()
+    }
+
+
+def _settings_lines(values: dict[str, Any]) -> str:
+    return "\n".join(
+        f"  {name:<20} {json.dumps(item['value']):<40} {item['source']}"
+        for name, item in values.items()
+    )
+
+
+def _working_directory(flag: str | None) -> Path:
+    """The project folder, checked before anything is read from it."""
+    from mlci.settings import ConfigError
+
+    option = OPTIONS_BY_NAME["working-directory"]
+    raw = flag or os.environ.get(option.env_var, "").strip() or str(option.default)
+    try:
+        return Path(str(option.parse(raw, option.name)))
+    except OptionError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from mlci import plan_output
+    from mlci.planner import as_json, make_plan
+    from mlci.settings import resolve
+
+    folder = _working_directory(getattr(args, "working-directory"))
+    problems: list[str] = []
+    settings = resolve(folder, _flags(args), require_pyproject=False, problems=problems)
+    plan = make_plan(settings, problems)
+    for warning in plan.warnings:
+        _report("warning", warning)
+    if args.format == "github":
+        text = plan_output.github(plan)
+    elif args.format == "gitlab":
+        text = plan_output.gitlab(plan)
+    elif args.format == "json":
+        text = json.dumps(as_json(plan), indent=2) + "\n"
+    else:
+        text = plan_output.table(plan)
+    if args.explain:
+        text += "\nsettings\n" + _settings_lines(_settings_values(settings)) + "\n"
+    if args.output is not None:
+        with args.output.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _sessions(args: argparse.Namespace) -> int:
     from mlci.commands import commands, specs
     from mlci.settings import ConfigError, resolve
 
-    flags = {option.name: getattr(args, option.name) for option in OPTIONS}
-    settings = resolve(args.project, flags)
+    settings = resolve(args.project, _flags(args))
     rows: list[dict[str, Any]] = []
     for spec in specs(settings):
         for name in spec.nox_names():
@@ -112,13 +211,7 @@ def _sessions(args: argparse.Namespace) -> int:
                     "commands": lines,
                 }
             )
-    values = {
-        name: {
-            "value": list(s.value) if isinstance(s.value, tuple) else s.value,
-            "source": s.source,
-        }
-        for name, s in settings.values.items()
-    }
+    values = _settings_values(settings)
     if args.json:
         print(
             json.dumps(
@@ -137,8 +230,7 @@ def _sessions(args: argparse.Namespace) -> int:
         for line in row["commands"]:
             print(f"      $ {line}")
     print("\nsettings")
-    for name, item in values.items():
-        print(f"  {name:<20} {json.dumps(item['value']):<40} {item['source']}")
+    print(_settings_lines(values))
     return 0
 
 

@@ -47,7 +47,7 @@ def specs(settings: Settings) -> list[SessionSpec]:
     enabled = settings.items("sessions")
     main = (settings.main_python,)
     backend = settings.text("torch-backend")
-    gpu_backend = settings.items("gpu-backends")[0] if settings.items("gpu-backends") else "cu128"
+    gpu_backend = settings.items("gpu-backends")[0]
     coverage = settings.number("coverage-fail-under")
     all_specs = {
         "lint": SessionSpec("lint", main, True, backend, "pre-commit on all files, then pylint"),

@@ -35,6 +35,8 @@ class Option:
     # Shown in the docs instead of the default when the default is computed at run time.
     default_doc: str = ""
     check: Callable[[Value], str | None] | None = None
+    # Also an input of the GitHub workflow and the GitLab template (same name).
+    ci: bool = False
 
     @property
     def env_var(self) -> str:
@@ -115,6 +117,9 @@ def parse_list(raw: object, where: str) -> tuple[str, ...]:
 # --- checks: each returns a problem sentence or None -------------------------------------------
 
 _PYTHON = re.compile(r"3\.\d{1,2}")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_RELATIVE_PATH = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._/-]*")
+_TORCH_VERSION = re.compile(r"\d+\.\d+(\.\d+)?")
 _BACKEND = re.compile(r"none|cpu|cu\d{3}|rocm\d+(\.\d+)*|xpu")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -144,7 +149,12 @@ def _check_backend(value: Value) -> str | None:
 
 
 def _check_gpu_backends(value: Value) -> str | None:
-    return _each(value, lambda v: bool(re.fullmatch(r"cu\d{3}", v)), "a CUDA build like cu128")
+    problem = _each(value, lambda v: bool(re.fullmatch(r"cu\d{3}", v)), "a CUDA build")
+    return (
+        f"{problem} (use cu126, cu128, cu130, ...; ROCm builds are not supported yet)"
+        if problem
+        else None
+    )
 
 
 def _check_sessions(value: Value) -> str | None:
@@ -177,6 +187,25 @@ def _check_names(value: Value) -> str | None:
     return _each(value, lambda v: bool(_NAME.fullmatch(v)), "a valid name")
 
 
+def _check_labels(value: Value) -> str | None:
+    return _each(
+        value, lambda v: bool(_LABEL.fullmatch(v)), "a runner label (letters, digits, . _ -)"
+    )
+
+
+def _check_working_directory(value: Value) -> str | None:
+    assert isinstance(value, str)
+    if _RELATIVE_PATH.fullmatch(value) and ".." not in value.split("/"):
+        return None
+    return f"{value!r} is not a relative folder inside the repository (letters, digits, . _ - /)"
+
+
+def _check_torch_version(value: Value) -> str | None:
+    assert isinstance(value, str)
+    ok = not value or _TORCH_VERSION.fullmatch(value)
+    return None if ok else f"{value!r} is not a torch release like 2.13"
+
+
 def _check_positive(value: Value) -> str | None:
     assert isinstance(value, int)
     return None if value > 0 else f"{value} must be above 0"
@@ -198,6 +227,7 @@ OPTIONS: tuple[Option, ...] = (
         "Python versions the `unit` session runs on; the first one runs the other sessions.",
         default_doc="the Python running nox",
         check=_check_pythons,
+        ci=True,
     ),
     Option(
         "sessions",
@@ -205,6 +235,7 @@ OPTIONS: tuple[Option, ...] = (
         SESSION_NAMES,
         "Sessions to register (`gpu` never runs by default: ask for it with `nox -s gpu`).",
         check=_check_sessions,
+        ci=True,
     ),
     Option(
         "torch-backend",
@@ -212,13 +243,52 @@ OPTIONS: tuple[Option, ...] = (
         "cpu",
         "Torch build for the CPU sessions: `cpu`, or `none` for a project that does not use torch.",
         check=_check_backend,
+        ci=True,
     ),
     Option(
         "gpu-backends",
         "list",
-        ("cu128",),
-        "CUDA builds of torch for the `gpu` session; the first one is used locally.",
+        (),
+        "CUDA builds of torch for the `gpu` job, one job each; locally the first one is used.",
+        default_doc="the build PyPI's torch uses (`cu130` for torch 2.14)",
         check=_check_gpu_backends,
+        ci=True,
+    ),
+    Option(
+        "torch-version",
+        "str",
+        "",
+        "torch release the CI matrix is checked against (its Python versions and CUDA builds).",
+        default_doc="the newest release mlci knows",
+        check=_check_torch_version,
+        ci=True,
+    ),
+    Option(
+        "runner",
+        "list",
+        (),
+        "Runner for the CPU jobs: GitHub `runs-on` labels, GitLab runner tags.",
+        default_doc='GitHub: `["ubuntu-latest"]`; GitLab: no tags',
+        check=_check_labels,
+        ci=True,
+    ),
+    Option(
+        "gpu-runner",
+        "list",
+        (),
+        "Runner for the GPU job: GitHub `runs-on` labels, GitLab runner tags. No GPU job"
+        " without it.",
+        default_doc="none: no GPU job",
+        check=_check_labels,
+        ci=True,
+    ),
+    Option(
+        "working-directory",
+        "str",
+        ".",
+        "Folder of the project inside the repository (where its pyproject.toml is).",
+        check=_check_working_directory,
+        ci=True,
     ),
     Option(
         "torch-index",
@@ -227,6 +297,7 @@ OPTIONS: tuple[Option, ...] = (
         "Where torch comes from instead of PyTorch's index for the backend: a PEP 503 index URL"
         " (a mirror) or a local folder of wheels (air-gapped sites).",
         default_doc="`https://download.pytorch.org/whl/<backend>`",
+        ci=True,
     ),
     Option(
         "extras",
@@ -248,6 +319,7 @@ OPTIONS: tuple[Option, ...] = (
         80.0,
         "`unit` fails when line coverage of the package is below this percentage.",
         check=_check_percent,
+        ci=True,
     ),
     Option(
         "xdist-workers",
@@ -263,6 +335,7 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "Run only the unit tests affected by the change (pytest-testmon); coverage is not"
         " enforced then, since only some tests run.",
+        ci=True,
     ),
     Option("tests-dir", "str", "tests", "Folder of the project's tests."),
     Option(

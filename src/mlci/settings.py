@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlci.compat import load
 from mlci.options import OPTIONS, OPTIONS_BY_NAME, Option, OptionError, Value
 
 if sys.version_info >= (3, 11):
@@ -19,7 +20,12 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 
 class ConfigError(Exception):
-    """A user mistake in the settings: printed as one line, never as a traceback."""
+    """User mistakes in the settings: printed one line each, never as a traceback."""
+
+    def __init__(self, *problems: str, warnings: tuple[str, ...] = ()) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+        self.warnings = warnings
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,12 @@ class Settings:
 
     @property
     def package(self) -> str:
-        return self.text("package")
+        package = self.text("package")
+        if not package:
+            raise ConfigError(
+                "[tool.mlci] package is not set and pyproject.toml has no [project].name"
+            )
+        return package
 
     @property
     def python_versions(self) -> tuple[str, ...]:
@@ -76,8 +87,10 @@ class Settings:
         return self.root / self.text(name)
 
 
-def read_pyproject(root: Path) -> dict[str, Any]:
+def read_pyproject(root: Path, *, required: bool = True) -> dict[str, Any]:
     path = root / "pyproject.toml"
+    if not required and not path.exists():
+        return {}
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -91,10 +104,18 @@ def resolve(
     root: Path,
     flags: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    require_pyproject: bool = True,
+    problems: list[str] | None = None,
 ) -> Settings:
-    """Read the project's settings; raise ConfigError naming every bad key or value."""
+    """Read the project's settings; raise ConfigError naming every bad key or value.
+
+    An empty flag or environment value counts as not given: CI systems pass unset inputs as ''.
+    With `problems`, bad values are appended there and replaced by their defaults instead of
+    raising, so that a caller can check further and report everything at once.
+    """
     root = root.resolve()
-    pyproject = read_pyproject(root)
+    pyproject = read_pyproject(root, required=require_pyproject)
     project_name = str(pyproject.get("project", {}).get("name", ""))
     table = pyproject.get("tool", {}).get("mlci", {})
     if not isinstance(table, dict):
@@ -102,15 +123,18 @@ def resolve(
     env = os.environ if environ is None else environ
     flags = flags or {}
 
-    problems = [_unknown_key(key) for key in table if key not in OPTIONS_BY_NAME]
+    found = [_unknown_key(key) for key in table if key not in OPTIONS_BY_NAME]
     values: dict[str, Setting] = {}
     for option in OPTIONS:
         try:
             values[option.name] = _resolve_one(option, flags, env, table)
         except OptionError as err:
-            problems.append(str(err))
-    if problems:
-        raise ConfigError("; ".join(problems))
+            found.append(str(err))
+            values[option.name] = Setting(option.default, "default (given value rejected)")
+    if found and problems is None:
+        raise ConfigError(*found)
+    if problems is not None:
+        problems.extend(found)
 
     values = _fill_computed(values, project_name)
     return Settings(root=root, project_name=project_name, values=values)
@@ -119,9 +143,10 @@ def resolve(
 def _resolve_one(
     option: Option, flags: Mapping[str, object], env: Mapping[str, str], table: Mapping[str, Any]
 ) -> Setting:
-    if flags.get(option.name) is not None:
-        return Setting(option.parse(flags[option.name], option.flag), "flag")
-    if option.env_var in env:
+    flag = flags.get(option.name)
+    if flag is not None and flag != "":
+        return Setting(option.parse(flag, option.name), "flag")
+    if env.get(option.env_var, "").strip():
         return Setting(option.parse(env[option.env_var], option.env_var), f"env {option.env_var}")
     if option.toml_key in table:
         where = f"[tool.mlci] {option.toml_key}"
@@ -131,13 +156,17 @@ def _resolve_one(
 
 def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, Setting]:
     """Defaults that depend on the project or the running Python."""
-    if not values["package"].value:
-        if not project_name:
-            raise ConfigError(
-                "[tool.mlci] package is not set and pyproject.toml has no [project].name"
-            )
+    if not values["package"].value and project_name:
         package = project_name.replace("-", "_").replace(".", "_").lower()
         values["package"] = Setting(package, "default ([project].name)")
+    if not values["gpu-backends"].value:
+        # The CUDA build plain `pip install torch` gets, for the chosen (or newest) release.
+        compat = load()
+        wanted = str(values["torch-version"].value)
+        release = (compat.release(wanted) if wanted else None) or compat.newest
+        values["gpu-backends"] = Setting(
+            (release.pypi_cuda,), f"default (PyPI's build of torch {release.version})"
+        )
     if not values["python-versions"].value:
         current = f"{sys.version_info.major}.{sys.version_info.minor}"
         values["python-versions"] = Setting((current,), "default (the Python running nox)")
