@@ -176,21 +176,46 @@ def test_pyproject_settings_are_planned(write_project) -> None:  # type: ignore[
 def test_github_output(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, python_versions="3.11,3.12", gpu_runner="gpu", runner="linux-4core")
     lines = dict(line.split("=", 1) for line in plan_output.github(plan).splitlines())
-    matrix = json.loads(lines["matrix"])["include"]
-    assert {
+    legs = {leg["id"]: leg for leg in json.loads(lines["matrix"])["include"]}
+    assert list(legs) == [
+        "lint",
+        "mypy",
+        "unit-3.11",
+        "unit-3.12",
+        "integ",
+        "nbmake",
+        f"gpu-{NEWEST.pypi_cuda}",
+    ]
+    assert legs["unit-3.12"] == {
+        "id": "unit-3.12",
         "name": "unit (3.12)",
         "session": "unit-3.12",
         "python": "3.12",
         "torch-backend": "cpu",
+        "gpu-backends": "",
         "runs-on": ["linux-4core"],
-    } in matrix
-    assert json.loads(lines["gpu-matrix"])["include"][0]["runs-on"] == ["gpu"]
+        "timeout-minutes": 60,
+    }
+    gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
+    assert (gpu["session"], gpu["gpu-backends"], gpu["runs-on"]) == (
+        "gpu",
+        NEWEST.pypi_cuda,
+        ["gpu"],
+    )
+    assert gpu["timeout-minutes"] > legs["lint"]["timeout-minutes"]
     assert lines["has-gpu"] == "true" and lines["python"] == "3.11"
     assert json.loads(lines["sessions"]) == ["lint", "mypy", "unit", "integ", "nbmake", "gpu"]
-    default_runner = plan_for(tmp_path)
-    assert json.loads(plan_output.github(default_runner).splitlines()[0].split("=", 1)[1])[
-        "include"
-    ][0]["runs-on"] == ["ubuntu-latest"]
+    default_runner = plan_output.github(plan_for(tmp_path)).splitlines()[0].split("=", 1)[1]
+    assert json.loads(default_runner)["include"][0]["runs-on"] == ["ubuntu-latest"]
+
+
+def test_plan_summary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    summary = tmp_path / "summary.md"
+    assert main(["plan", "--summary", str(summary), "--format", "json"]) == 0
+    assert summary.read_text().startswith("### mlci plan\n\n```\ntorch ")
+    assert main(["plan", "--summary", str(summary), "--python-versions", "2.7"]) == 2
+    assert "### ❌ mlci plan rejected the inputs\n\n- python-versions: '2.7'" in summary.read_text()
 
 
 def test_gitlab_dotenv_holds_the_resolved_values(tmp_path: Path) -> None:
@@ -318,13 +343,23 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
     plan = plan_for(tmp_path, **inputs)
     assert plan.jobs or plan.gpu_jobs
     github = dict(line.split("=", 1) for line in plan_output.github(plan).splitlines())
-    for key in ("matrix", "gpu-matrix"):
-        include = json.loads(github[key])["include"]
-        assert len(include) <= 256  # GitHub's matrix limit
-        assert len({leg["name"] for leg in include}) == len(include)
-        for leg in include:
-            assert set(leg) == {"name", "session", "python", "torch-backend", "runs-on"}
-            assert leg["runs-on"] and all(isinstance(label, str) for label in leg["runs-on"])
+    include = json.loads(github["matrix"])["include"]
+    assert len(include) == len(plan.jobs) + len(plan.gpu_jobs) <= 256  # GitHub's matrix limit
+    assert (
+        len({leg["id"] for leg in include}) == len({leg["name"] for leg in include}) == len(include)
+    )
+    for leg in include:
+        assert set(leg) == {
+            "id",
+            "name",
+            "session",
+            "python",
+            "torch-backend",
+            "gpu-backends",
+            "runs-on",
+            "timeout-minutes",
+        }
+        assert leg["runs-on"] and all(isinstance(label, str) for label in leg["runs-on"])
     for line in plan_output.gitlab(plan).splitlines():
         assert re.fullmatch(r"MLCI_[A-Z_]+=[A-Za-z0-9_.,:/-]+", line), line
     data = as_json(plan)

@@ -89,7 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="also show every setting and its source"
     )
     plan.add_argument("--output", type=Path, help="append to this file instead of printing")
+    plan.add_argument(
+        "--summary",
+        type=Path,
+        help="also append a Markdown report (the jobs, or the problems) to this file,"
+        " e.g. $GITHUB_STEP_SUMMARY",
+    )
     _add_option_flags(plan)
+
+    summary = sub.add_parser(
+        "summary",
+        help="Markdown summary of a session's reports (for $GITHUB_STEP_SUMMARY)",
+        description="Print test counts and coverage from REPORTS/junit.xml and coverage.xml.",
+    )
+    summary.add_argument("reports", type=Path, help="the session's report folder")
+    summary.add_argument("--session", help="name shown (default: the folder's name)")
+    summary.add_argument("--outcome", default="", help="how the session ended (success, failure)")
+
+    needs = sub.add_parser(
+        "check-needs",
+        help="the required check: fail when any needed CI job failed or was cancelled",
+        description="Read GitHub's needs context (JSON) from MLCI_NEEDS and exit 1 when any job"
+        " failed or was cancelled; skipped jobs pass (they were switched off by configuration).",
+    )
+    needs.add_argument("--needs", help="the JSON itself (default: $MLCI_NEEDS)")
 
     options = sub.add_parser("options", help="list every setting (the README's table)")
     options.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -108,6 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command == "summary":
+            from mlci.summary import session_summary
+
+            name = args.session or args.reports.name
+            print(session_summary(name, args.reports, args.outcome), end="")
+            return 0
+        if args.command == "check-needs":
+            from mlci.summary import needs_verdict
+
+            ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""))
+            print(text)
+            return 0 if ok else 1
         return _options(args)
     except ConfigError as err:
         for warning in err.warnings:
@@ -158,15 +193,28 @@ def _working_directory(flag: str | None) -> Path:
         raise ConfigError(str(err)) from None
 
 
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def _plan(args: argparse.Namespace) -> int:
     from mlci import plan_output
     from mlci.planner import as_json, make_plan
-    from mlci.settings import resolve
+    from mlci.settings import ConfigError, resolve
 
     folder = _working_directory(getattr(args, "working-directory"))
     problems: list[str] = []
     settings = resolve(folder, _flags(args), require_pyproject=False, problems=problems)
-    plan = make_plan(settings, problems)
+    try:
+        plan = make_plan(settings, problems)
+    except ConfigError as err:
+        if args.summary is not None:
+            lines = "".join(f"- {problem}\n" for problem in err.problems)
+            _append(args.summary, f"### ❌ mlci plan rejected the inputs\n\n{lines}")
+        raise
+    if args.summary is not None:
+        _append(args.summary, f"### mlci plan\n\n```\n{plan_output.table(plan)}```\n")
     for warning in plan.warnings:
         _report("warning", warning)
     if args.format == "github":
@@ -177,13 +225,13 @@ def _plan(args: argparse.Namespace) -> int:
         text = json.dumps(as_json(plan), indent=2) + "\n"
     else:
         text = plan_output.table(plan)
-    if args.explain:
-        text += "\nsettings\n" + _settings_lines(_settings_values(settings)) + "\n"
+    explained = "\nsettings\n" + _settings_lines(_settings_values(settings)) + "\n"
     if args.output is not None:
-        with args.output.open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        # The file gets the machine format; the log gets the table for people.
+        _append(args.output, text)
+        sys.stdout.write(plan_output.table(plan) + (explained if args.explain else ""))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(text + (explained if args.explain else ""))
     return 0
 
 

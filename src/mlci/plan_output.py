@@ -14,10 +14,10 @@ def _compact(value: Any) -> str:
 
 def github(plan: Plan) -> str:
     """`key=value` lines for $GITHUB_OUTPUT; matrices are JSON for `fromJSON`."""
+    legs = [job.as_dict(GITHUB_DEFAULT_RUNNER) for job in (*plan.jobs, *plan.gpu_jobs)]
     lines = {
-        "matrix": _compact({"include": [j.as_dict(GITHUB_DEFAULT_RUNNER) for j in plan.jobs]}),
-        "gpu-matrix": _compact({"include": [j.as_dict() for j in plan.gpu_jobs]}),
-        "has-cpu-jobs": str(bool(plan.jobs)).lower(),
+        # One matrix for every job, GPU legs included: one job definition in the workflow.
+        "matrix": _compact({"include": legs}),
         "has-gpu": str(bool(plan.gpu_jobs)).lower(),
         "sessions": _compact([*plan.sessions]),
         "python": plan.python_versions[0],

@@ -15,6 +15,8 @@ from mlci.options import OPTIONS
 from mlci.settings import ConfigError, Settings
 
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
+# Job time limits: a CPU session, and a GPU session (which also installs a CUDA torch).
+TIMEOUT_MINUTES = {"cpu": 60, "gpu": 90}
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,26 @@ class Job:
     torch_backend: str
     runner: tuple[str, ...]
 
+    @property
+    def is_gpu(self) -> bool:
+        return self.session == "gpu"
+
+    @property
+    def id(self) -> str:
+        """Unique among a plan's jobs: `unit-3.11`, `gpu-cu128` (artifact and report names)."""
+        return f"gpu-{self.torch_backend}" if self.is_gpu else self.session
+
     def as_dict(self, default_runner: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One matrix leg. `gpu-backends` is empty on CPU legs (empty counts as unset)."""
         return {
+            "id": self.id,
             "name": self.name,
             "session": self.session,
             "python": self.python,
             "torch-backend": self.torch_backend,
+            "gpu-backends": self.torch_backend if self.is_gpu else "",
             "runs-on": list(self.runner or default_runner),
+            "timeout-minutes": TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"],
         }
 
 

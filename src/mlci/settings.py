@@ -147,7 +147,8 @@ def _resolve_one(
     if flag is not None and flag != "":
         return Setting(option.parse(flag, option.name), "flag")
     if env.get(option.env_var, "").strip():
-        return Setting(option.parse(env[option.env_var], option.env_var), f"env {option.env_var}")
+        where = f"{option.name} (from {option.env_var})"
+        return Setting(option.parse(env[option.env_var], where), f"env {option.env_var}")
     if option.toml_key in table:
         where = f"[tool.mlci] {option.toml_key}"
         return Setting(option.parse(table[option.toml_key], where), "pyproject.toml")

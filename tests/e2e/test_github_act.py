@@ -1,0 +1,114 @@
+"""The reusable workflow, run by act on a copy of the sample project, called as users call it.
+
+The caller is the sample's own `.github/workflows/ci.yml` (`uses: acme/mlci/...test.yml@v1`),
+with act's `--local-repository acme/mlci@v1=<a copy of this kit tagged v1>`. act leaves
+`job.workflow_repository`/`job.workflow_sha` empty, so each run also passes the documented
+fallback inputs `mlci-repository` and `mlci-ref` (except the test that checks they are needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlci.junit import totals
+from tests.e2e.act_harness import ActRun, kit_copy, run_act, sample_copy
+
+pytestmark = pytest.mark.integ
+
+FALLBACK = {"mlci-repository": "acme/mlci", "mlci-ref": "v1"}
+LEGS = ("lint", "mypy", "unit (3.11)", "integ", "nbmake")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kit_copy(tmp_path_factory.mktemp("kit"))
+
+
+def results(run: ActRun) -> dict[str, str]:
+    return run.job_results()
+
+
+def act(
+    tmp_path: Path,
+    kit: Path,
+    with_lines: dict[str, str],
+    *,
+    edit: Callable[[Path], None] | None = None,
+    labels: tuple[str, ...] = ("ubuntu-latest",),
+) -> ActRun:
+    caller = sample_copy(tmp_path / "sample", with_lines, edit=edit)
+    return run_act(caller, kit, tmp_path / "act", labels)
+
+
+def test_every_session_runs_for_real_and_the_required_check_passes(
+    tmp_path: Path, kit: Path
+) -> None:
+    run = act(tmp_path, kit, {**FALLBACK, "python-versions": "'[\"3.11\"]'"})
+    assert run.returncode == 0, run.text[-5000:]
+    assert results(run) == {
+        "plan": "success",
+        **{leg: "success" for leg in LEGS},
+        "mlci": "success",
+    }
+    log = run.text
+    assert "checkout stand-in: acme/mlci at v1" in log  # the kit at the workflow's own ref
+    for session in ("lint", "mypy", "unit-3.11", "integ", "nbmake"):
+        assert f"nox > Session {session} was successful" in log
+    unit = run.artifacts / "mlci-reports-unit-3.11"
+    assert totals(unit / "junit.xml").tests > 20
+    assert (unit / "coverage.xml").is_file()
+    assert {p.name for p in run.artifacts.iterdir()} == {
+        f"mlci-reports-{name}" for name in ("lint", "mypy", "unit-3.11", "integ", "nbmake")
+    }
+    assert "### ✅ unit-3.11" in log and "line coverage" in log  # the job summary
+    assert "✅ session: success" in log  # the required check's verdict
+
+
+def break_a_test(sample: Path) -> None:
+    (sample / "tests" / "test_broken.py").write_text("def test_broken():\n    assert 1 + 1 == 3\n")
+
+
+def test_a_failing_test_fails_unit_and_the_required_check(tmp_path: Path, kit: Path) -> None:
+    run = act(tmp_path, kit, {**FALLBACK, "sessions": "unit"}, edit=break_a_test)
+    assert run.returncode != 0
+    assert results(run) == {"plan": "success", "unit (3.11)": "failure", "mlci": "failure"}
+    assert "FAILED tests/test_broken.py::test_broken" in run.text
+    report = run.artifacts / "mlci-reports-unit-3.11" / "junit.xml"
+    assert totals(report).failures == 1  # uploaded although the job failed
+    assert "❌ session: failure" in run.text
+
+
+def test_a_bad_input_fails_in_the_plan_job_with_the_planners_message(
+    tmp_path: Path, kit: Path
+) -> None:
+    run = act(
+        tmp_path, kit, {**FALLBACK, "python-versions": "'[\"3.99\"]'", "sessions": "unit,docs"}
+    )
+    assert run.returncode != 0
+    assert results(run) == {"plan": "failure", "mlci": "failure"}  # no session job started
+    assert "python-versions: 3.99 is not available for torch" in run.text
+    assert "sessions (from MLCI_SESSIONS): 'docs' is not a session (choose from lint" in run.text
+    assert "mlci plan rejected the inputs" in run.text  # in the job summary too
+
+
+def test_without_the_workflow_commit_the_plan_fails_loudly(tmp_path: Path, kit: Path) -> None:
+    run = act(tmp_path, kit, {"sessions": "lint"})
+    assert results(run)["plan"] == "failure"
+    assert "cannot tell which mlci commit to use" in run.text
+
+
+def test_gpu_leg_runs_on_the_gpu_runner_and_fails_without_a_device(
+    tmp_path: Path, kit: Path
+) -> None:
+    inputs = {
+        **FALLBACK,
+        "sessions": "gpu",
+        "gpu-runner": "'[\"gpu-box\"]'",
+        "gpu-backends": "cu126",
+    }
+    run = act(tmp_path, kit, inputs, labels=("ubuntu-latest", "gpu-box"))
+    assert results(run) == {"plan": "success", "gpu (cu126)": "failure", "mlci": "failure"}
+    assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in run.text

@@ -1,0 +1,158 @@
+"""The GitHub workflow files: independent linters, hardening rules, inputs in sync with mlci."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlci.options import OPTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+SAMPLE_CALLER = ROOT / "examples" / "sample-model" / ".github" / "workflows" / "ci.yml"
+TEST_YML = ROOT / ".github" / "workflows" / "test.yml"
+PIN = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@(\S+)(?:\s+#\s*(\S+))?\s*$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not installed (it is in the kit's test dependency group)"
+    return found
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_actionlint_with_shellcheck_is_clean() -> None:
+    tool("shellcheck")  # actionlint runs it on every `run:` script when it is on PATH
+    files = [str(p) for p in (*WORKFLOWS, SAMPLE_CALLER)]
+    done = run(tool("actionlint"), *files)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_finds_nothing() -> None:
+    kit = run(tool("zizmor"), "--offline", "--config", ".github/zizmor.yml", ".github")
+    assert kit.returncode == 0 and "No findings to report" in kit.stdout, kit.stdout + kit.stderr
+    sample_github = SAMPLE_CALLER.parents[1]
+    sample = run(
+        tool("zizmor"),
+        "--offline",
+        "--config",
+        str(sample_github / "zizmor.yml"),
+        str(sample_github),
+    )
+    assert sample.returncode == 0 and "No findings to report" in sample.stdout, sample.stdout
+
+
+@pytest.mark.parametrize(
+    ("schema", "paths"),
+    [
+        ("vendor.github-workflows", [*WORKFLOWS, SAMPLE_CALLER]),
+        ("vendor.github-actions", ACTIONS),
+        ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"]),
+    ],
+)
+def test_schemas(schema: str, paths: list[Path]) -> None:
+    done = run(tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_remote_actions_are_pinned_to_full_shas_with_the_tag_in_a_comment() -> None:
+    pins = []
+    for path in (*WORKFLOWS, *ACTIONS):
+        for line in path.read_text().splitlines():
+            match = PIN.match(line)
+            if match and not match[1].startswith("."):
+                pins.append((path.name, *match.groups()))
+    assert pins
+    for name, action, ref, comment in pins:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{name}: {action}@{ref} is not a commit SHA"
+        assert comment and re.fullmatch(r"v\d+(\.\d+)*", comment), (
+            f"{name}: {action} lacks a # vX.Y.Z tag comment"
+        )
+
+
+def jobs_of(path: Path) -> dict[str, Any]:
+    jobs: dict[str, Any] = load(path)["jobs"]
+    return jobs
+
+
+@pytest.mark.parametrize(
+    "path", [*WORKFLOWS, SAMPLE_CALLER], ids=lambda p: p.parent.parent.parent.name + "/" + p.name
+)
+def test_least_privilege_and_timeouts(path: Path) -> None:
+    data = load(path)
+    assert data["permissions"] == {}, "top-level permissions must be {}"
+    for name, job in data["jobs"].items():
+        assert "permissions" in job, f"{name}: no job permissions"
+        assert set(job["permissions"].values()) <= {"read"}, f"{name}: more than read access"
+        if "uses" not in job:  # a called workflow sets its own timeouts
+            assert "timeout-minutes" in job, f"{name}: no timeout-minutes"
+
+
+def all_steps() -> list[tuple[str, dict[str, Any]]]:
+    steps = []
+    for path in WORKFLOWS:
+        for job in jobs_of(path).values():
+            steps += [(path.name, step) for step in job.get("steps", [])]
+    for path in ACTIONS:
+        steps += [(path.name, step) for step in load(path)["runs"]["steps"]]
+    return steps
+
+
+def test_checkouts_keep_no_credentials() -> None:
+    checkouts = [
+        (f, s) for f, s in all_steps() if str(s.get("uses", "")).startswith("actions/checkout@")
+    ]
+    assert checkouts
+    for name, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, (
+            f"{name}: {step.get('name')}"
+        )
+
+
+def test_no_expressions_inside_run_scripts() -> None:
+    """Inputs and event data reach shell steps through env: only (no template injection)."""
+    for name, step in all_steps():
+        script = step.get("run", "")
+        assert "${{" not in script, f"{name}: `{step.get('name')}` interpolates into run:"
+
+
+def test_workflow_inputs_are_the_ci_options() -> None:
+    """One list of inputs: the mlci options marked as CI inputs, plus the commit fallback."""
+    inputs = load(TEST_YML)["on"]["workflow_call"]["inputs"]
+    expected = {option.name for option in OPTIONS if option.ci}
+    assert set(inputs) == expected | {"mlci-repository", "mlci-ref"}
+    for name, spec in inputs.items():
+        assert spec["type"] == "string" and spec["default"] == "", name  # '' = not given
+        assert spec.get("description"), name
+    env = load(TEST_YML)["env"]
+    for option in OPTIONS:
+        if option.ci:
+            assert env[option.env_var] == f"${{{{ inputs.{option.name} }}}}", option.name
+
+
+def test_sessions_run_only_through_nox_and_mlci() -> None:
+    """YAML holds wiring: each run step calls nox or mlci (or is the commit check)."""
+    for name, step in all_steps():
+        script = step.get("run", "").strip()
+        if not script:
+            continue
+        first = script.split()[0]
+        assert first in ("nox", "mlci", "uv", "if", "bash"), f"{name}: {script[:60]}"
