@@ -149,3 +149,19 @@ def test_bad_settings_stop_the_noxfile_with_one_line(
         nox_sessions.sessions(root)
     assert done.value.code == 2
     assert capsys.readouterr().err.startswith("mlci: [tool.mlci] sessions: 'docs' is not a session")
+
+
+def test_unit_fails_below_the_threshold_even_if_pytest_passed(
+    write_project: WriteProject, tmp_path: Path
+) -> None:
+    settings = sample_like(write_project, "coverage-fail-under = 90\n")
+    report = tmp_path / "coverage.xml"
+    report.write_text(
+        '<coverage lines-valid="80" lines-covered="70" branches-valid="20" branches-covered="10"/>'
+    )
+    with pytest.raises(Stop, match=r"unit: coverage 80.00% is under coverage-fail-under 90%"):
+        nox_sessions._check_coverage(FakeSession(tmp_path), settings, report)  # type: ignore[arg-type]
+    with pytest.raises(Stop, match="unit: no coverage report"):
+        nox_sessions._check_coverage(FakeSession(tmp_path), settings, tmp_path / "none.xml")  # type: ignore[arg-type]
+    report.write_text('<coverage lines-valid="10" lines-covered="9" branches-valid="0"/>')
+    nox_sessions._check_coverage(FakeSession(tmp_path), settings, report)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ def test_markers_are_registered_for_strict_markers(
 ) -> None:
     monkeypatch.delenv("MLCI_SESSION", raising=False)
     pytester.makepyfile(TESTS)
-    result = pytester.runpytest("--strict-markers", "-rs")
+    result = pytester.runpytest_subprocess("--strict-markers", "-rs")
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines(
         ["*gpu test: runs only in the gpu session (nox -s gpu) or with --run-gpu*"]
@@ -36,17 +36,19 @@ def test_gpu_tests_run_in_the_gpu_session(
 ) -> None:
     monkeypatch.setenv("MLCI_SESSION", "gpu")
     pytester.makepyfile(TESTS)
-    pytester.runpytest("--strict-markers", "-m", "gpu").assert_outcomes(passed=1, deselected=2)
+    pytester.runpytest_subprocess("--strict-markers", "-m", "gpu").assert_outcomes(
+        passed=1, deselected=2
+    )
 
 
 def test_run_gpu_flag(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLCI_SESSION", "unit")
     pytester.makepyfile(TESTS)
-    pytester.runpytest("--strict-markers", "--run-gpu").assert_outcomes(passed=3)
+    pytester.runpytest_subprocess("--strict-markers", "--run-gpu").assert_outcomes(passed=3)
 
 
 def test_markers_listed(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--markers")
+    result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(
         ["@pytest.mark.integ:*", "@pytest.mark.gpu:*", "@pytest.mark.slow:*"]
     )

@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--output", type=Path, help="append to this file instead of printing")
     plan.add_argument(
+        "--expect-version",
+        metavar="VERSION",
+        help="fail unless this is mlci VERSION (a leading v is ignored): a CI template checks"
+        " that the mlci it installed is its own release",
+    )
+    plan.add_argument(
         "--summary",
         type=Path,
         help="also append a Markdown report (the jobs, or the problems) to this file,"
@@ -193,9 +199,25 @@ def _working_directory(flag: str | None) -> Path:
         raise ConfigError(str(err)) from None
 
 
+def _version_problems(expected: str | None) -> list[str]:
+    """A release tag (v1.2.0) must match this mlci; a branch name cannot be checked."""
+    wanted = (expected or "").removeprefix("v")
+    if not wanted or not wanted[:1].isdigit() or wanted == __version__:
+        return []
+    return [
+        f"mlci-version: the CI template asks for mlci {expected} but mlci {__version__} is"
+        " installed; pin the template and mlci-version to the same release"
+    ]
+
+
 def _append(path: Path, text: str) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(text)
+    from mlci.settings import ConfigError
+
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise ConfigError(f"cannot write {path}: {err.strerror}") from None
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -204,7 +226,7 @@ def _plan(args: argparse.Namespace) -> int:
     from mlci.settings import ConfigError, resolve
 
     folder = _working_directory(getattr(args, "working-directory"))
-    problems: list[str] = []
+    problems: list[str] = _version_problems(args.expect_version)
     settings = resolve(folder, _flags(args), require_pyproject=False, problems=problems)
     try:
         plan = make_plan(settings, problems)

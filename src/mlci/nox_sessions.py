@@ -20,6 +20,7 @@ from mlci.commands import SessionSpec, commands, specs, tools
 from mlci.gpu import visible_gpus
 from mlci.junit import skip_reasons, totals
 from mlci.settings import ConfigError, Settings, resolve
+from mlci.summary import total_coverage
 
 STAMP = ".mlci-installed"
 
@@ -81,6 +82,18 @@ def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> 
     for command in to_run:
         session.run(*command, env=env)
     _check_tests_ran(session, spec.name, settings.root / reports / "junit.xml")
+    if spec.name == "unit" and not settings.flag("testmon") and "--no-cov" not in session.posargs:
+        _check_coverage(session, settings, settings.root / reports / "coverage.xml")
+
+
+def _check_coverage(session: nox.Session, settings: Settings, report: Path) -> None:
+    """pytest-cov enforces the threshold; this second look keeps a plugin clash from hiding it."""
+    threshold = settings.number("coverage-fail-under")
+    total = total_coverage(report)
+    if total is None:
+        session.error(f"unit: no coverage report at {report}")
+    if total + 1e-9 < threshold:
+        session.error(f"unit: coverage {total:.2f}% is under coverage-fail-under {threshold:g}%")
 
 
 def _check_tests_ran(session: nox.Session, name: str, junit: Path) -> None:
@@ -168,7 +181,11 @@ def mlci_requirement() -> list[str]:
     except importlib.metadata.PackageNotFoundError:
         direct = None
     if direct:
-        url = json.loads(direct).get("url", "")
+        origin = json.loads(direct)
+        url = origin.get("url", "")
+        vcs = origin.get("vcs_info")
+        if vcs:  # installed from git (the GitLab template does): the very same commit
+            return [f"{vcs['vcs']}+{url}@{vcs['commit_id']}"]
         if url.startswith("file://"):
             return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
     return [f"mlci=={__version__}"]

@@ -20,6 +20,16 @@ def coverage_percent(path: Path) -> float | None:
     return None if rate is None else round(float(rate) * 100, 1)
 
 
+def total_coverage(path: Path) -> float | None:
+    """coverage.py's total (lines and branches together, as --cov-fail-under counts it)."""
+    if not path.is_file():
+        return None
+    root = ET.parse(path).getroot()
+    valid = int(root.get("lines-valid", "0")) + int(root.get("branches-valid", "0"))
+    covered = int(root.get("lines-covered", "0")) + int(root.get("branches-covered", "0"))
+    return 100.0 if valid == 0 else 100.0 * covered / valid
+
+
 ICONS = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "skipped": "⏭️"}
 
 

@@ -1,0 +1,113 @@
+"""The GitLab template, run by gitlab-ci-local on a copy of the sample project, included as users
+include it (`include: project: acme/mlci`, `ref:` a tag, `file:`, `inputs:`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlci.junit import totals
+from tests.e2e.gitlab_harness import bare_kit, caller, gitlab_ci_local, run_pipeline
+
+pytestmark = pytest.mark.integ
+
+JOBS = ("mlci-plan", "mlci-lint", "mlci-mypy", "mlci-unit: [3.11]", "mlci-integ", "mlci-nbmake")
+
+
+@pytest.fixture(scope="module")
+def remotes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bare_kit(tmp_path_factory.mktemp("gitlab"), extra_tags=("v9.9.9",))
+
+
+def test_the_matrix_has_one_unit_job_per_python_and_the_expanded_pipeline_is_valid(
+    tmp_path: Path, remotes: Path
+) -> None:
+    project = caller(tmp_path / "sample", {"python-versions": ["3.11", "3.12", "3.13"]})
+    listed = run_pipeline(project, remotes, tmp_path, "--list")
+    assert listed.returncode == 0, listed.output
+    units = sorted(
+        line.split()[1] for line in listed.output.splitlines() if line.startswith("mlci-unit: ")
+    )
+    assert units == ["[3.11]", "[3.12]", "[3.13]"]
+    # gitlab-ci-local writes the pipeline it expanded (includes and inputs resolved).
+    expanded = project / ".gitlab-ci-local" / "expanded-gitlab-ci.yml"
+    done = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", str(expanded)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -> None:
+    pipeline = run_pipeline(caller(tmp_path / "sample"), remotes, tmp_path)
+    assert pipeline.returncode == 0, pipeline.output[-5000:]
+    assert pipeline.status() == dict.fromkeys(JOBS, "PASS")
+    for session in ("lint", "mypy", "unit-3.11", "integ", "nbmake"):
+        assert f"nox > Session {session} was successful" in pipeline.output
+    unit = pipeline.artifacts("mlci-unit") / "reports" / "unit-3.11"
+    assert totals(unit / "junit.xml").tests > 20
+    assert "line-rate" in (unit / "coverage.xml").read_text()
+    # The template's coverage: regex found the figure (GitLab shows it in merge requests).
+    assert re.search(r"PASS +mlci-unit: \[3\.11\] +\d+(\.\d+)?% coverage", pipeline.output)
+    plan_env = (pipeline.artifacts("mlci-plan") / "mlci-plan.env").read_text()
+    assert "MLCI_PYTHON_VERSIONS=3.11\n" in plan_env
+
+
+def break_a_test(sample: Path) -> None:
+    (sample / "tests" / "test_broken.py").write_text("def test_broken():\n    assert 1 + 1 == 3\n")
+
+
+def test_a_failing_test_fails_the_pipeline(tmp_path: Path, remotes: Path) -> None:
+    project = caller(
+        tmp_path / "sample", {"python-versions": ["3.11"], "sessions": ["unit"]}, edit=break_a_test
+    )
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert pipeline.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "FAIL"}
+    assert "FAILED tests/test_broken.py::test_broken" in pipeline.output
+    junit = pipeline.artifacts("mlci-unit") / "reports" / "unit-3.11" / "junit.xml"
+    assert totals(junit).failures == 1  # kept: artifacts are collected when: always
+
+
+def test_a_bad_input_fails_in_the_plan_job(tmp_path: Path, remotes: Path) -> None:
+    project = caller(tmp_path / "sample", {"python-versions": ["3.99"], "sessions": ["unit"]})
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert pipeline.status()["mlci-plan"] == "FAIL"
+    assert "mlci-unit: [3.99]" not in pipeline.status()  # never started
+    assert "python-versions: 3.99 is not available for torch" in pipeline.output
+
+
+def test_the_template_refuses_another_mlci_release(tmp_path: Path, remotes: Path) -> None:
+    """v9.9.9 is a tag on this same commit: the installed mlci is not the release asked for."""
+    project = caller(
+        tmp_path / "sample",
+        {"python-versions": ["3.11"], "sessions": ["lint"], "mlci-version": "v9.9.9"},
+    )
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.status()["mlci-plan"] == "FAIL"
+    assert "the CI template asks for mlci v9.9.9 but mlci" in pipeline.output
+
+
+def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
+    tmp_path: Path, remotes: Path
+) -> None:
+    project = caller(
+        tmp_path / "sample",
+        {"python-versions": ["3.11"], "sessions": ["gpu"]},
+        gpu_inputs={"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126", "cu130"]},
+    )
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert pipeline.status() == {
+        "mlci-plan": "PASS",
+        "mlci-gpu: [cu126]": "FAIL",
+        "mlci-gpu: [cu130]": "FAIL",
+    }
+    assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
+    assert gitlab_ci_local()
