@@ -85,8 +85,8 @@ def test_no_problems_unless_a_gpu_is_required() -> None:
             cuda_torch(0),
             {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None},
             [
-                "torch 2.13.0+cu128 (CUDA 12.8) cannot use the GPU: the driver (570.124.06)"
-                " may be too old for this CUDA build"
+                "torch 2.13.0+cu128 (CUDA 12.8) cannot use the GPU although nvidia-smi lists it"
+                " (driver 570.124.06)"
             ],
         ),
         (
@@ -97,7 +97,7 @@ def test_no_problems_unless_a_gpu_is_required() -> None:
         (cuda_torch(2), {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None}, []),
         (cuda_torch(1), {"gpus": doctor.parse_smi(SMI_TWO_GPUS)[:1], "error": None}, []),
     ],
-    ids=["cpu-machine", "no-torch", "old-driver", "no-device", "healthy-two", "healthy-one"],
+    ids=["cpu-machine", "no-torch", "unusable", "no-device", "healthy-two", "healthy-one"],
 )
 def test_require_gpu(
     torch: dict[str, Any] | None, smi: dict[str, Any], expected: list[str]
@@ -125,3 +125,15 @@ def test_collect_here_is_json_ready() -> None:
     json.dumps(collected)
     assert collected["python"].count(".") == 2
     assert collected["nox"]  # mlci depends on nox
+
+
+def test_driver_older_than_the_cuda_build_needs() -> None:
+    old_driver = {"gpus": doctor.parse_smi("0, Tesla T4, 15360, 7.5, 535.104.05\n"), "error": None}
+    cu130 = {**cuda_torch(1), "version": "2.14.0+cu130", "cuda": "13.0", "cuda_available": False}
+    assert doctor.problems(report(cu130, old_driver), require_gpu=True) == [
+        "NVIDIA driver 535.104.05 is older than torch 2.14.0+cu130's CUDA 13.0 build needs"
+        " (580.65.06 or newer): update the driver or use an older CUDA build"
+    ]
+    # The same driver serves a CUDA 12 build.
+    assert doctor.problems(report(cuda_torch(1), old_driver), require_gpu=True) == []
+    assert "driver   needs 580.65.06 or newer" in doctor.render(report(cu130, old_driver))

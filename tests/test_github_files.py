@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -81,11 +82,15 @@ def test_remote_actions_are_pinned_to_full_shas_with_the_tag_in_a_comment() -> N
             if match and not match[1].startswith("."):
                 pins.append((path.name, *match.groups()))
     assert pins
+    upstream = json.loads((ROOT / "tests" / "fixtures" / "action-tags.json").read_text())["tags"]
     for name, action, ref, comment in pins:
         assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{name}: {action}@{ref} is not a commit SHA"
         assert comment and re.fullmatch(r"v\d+(\.\d+)*", comment), (
             f"{name}: {action} lacks a # vX.Y.Z tag comment"
         )
+        repo = "/".join(action.split("/")[:2])
+        # The SHA is the commit of the named release, per the upstream tags kept as a fixture.
+        assert upstream.get(repo, {}).get(comment) == ref, f"{name}: {repo}@{ref} is not {comment}"
 
 
 def jobs_of(path: Path) -> dict[str, Any]:

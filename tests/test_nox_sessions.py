@@ -165,3 +165,22 @@ def test_unit_fails_below_the_threshold_even_if_pytest_passed(
         nox_sessions._check_coverage(FakeSession(tmp_path), settings, tmp_path / "none.xml")  # type: ignore[arg-type]
     report.write_text('<coverage lines-valid="10" lines-covered="9" branches-valid="0"/>')
     nox_sessions._check_coverage(FakeSession(tmp_path), settings, report)  # type: ignore[arg-type]
+
+
+def test_a_gpu_session_accepts_only_the_multi_device_skip(tmp_path: Path) -> None:
+    session = FakeSession(tmp_path)
+    allowed = junit(
+        tmp_path,
+        '<testsuite tests="2" failures="0" errors="0" skipped="1">'
+        '<testcase classname="t" name="ddp"><skipped message="needs 2 CUDA devices,'
+        ' this machine has 1"/></testcase><testcase classname="t" name="b"/></testsuite>',
+    )
+    nox_sessions._check_tests_ran(session, "gpu", allowed)  # type: ignore[arg-type]
+    only_skips = junit(
+        tmp_path,
+        '<testsuite tests="1" failures="0" errors="0" skipped="1">'
+        '<testcase classname="t" name="ddp"><skipped message="needs 2 CUDA devices,'
+        ' this machine has 1"/></testcase></testsuite>',
+    )
+    with pytest.raises(Stop, match="every gpu test was skipped"):
+        nox_sessions._check_tests_ran(session, "gpu", only_skips)  # type: ignore[arg-type]

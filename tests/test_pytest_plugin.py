@@ -50,5 +50,27 @@ def test_run_gpu_flag(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 def test_markers_listed(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.integ:*", "@pytest.mark.gpu:*", "@pytest.mark.slow:*"]
+        ["@pytest.mark.integ:*", "@pytest.mark.gpu(devices=1):*", "@pytest.mark.slow:*"]
     )
+
+
+def test_multi_device_tests_skip_with_the_reason_the_gpu_session_accepts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLCI_SESSION", "gpu")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gpu(devices=64)
+        def test_ddp():
+            pass
+
+        @pytest.mark.gpu
+        def test_one_device():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--strict-markers", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*needs 64 CUDA devices, this machine has *"])

@@ -37,7 +37,7 @@ class Compat:
         return self.releases.get(".".join(version.split(".")[:2]))
 
     def driver_for(self, backend: str) -> str | None:
-        """Minimum NVIDIA driver for a CUDA build (`cu128` -> the CUDA 12 minimum)."""
+        """Minimum NVIDIA driver for a CUDA build (`cu128` or `cu12` -> the CUDA 12 minimum)."""
         return self.min_driver.get(backend[:4]) if backend.startswith("cu") else None
 
 

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from mlci._version import __version__
+from mlci.compat import load
 
 SMI_QUERY = "index,name,memory.total,compute_cap,driver_version"
 
@@ -110,6 +111,16 @@ def collect() -> dict[str, Any]:
     }
 
 
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def min_driver(cuda: str) -> str | None:
+    """Minimum NVIDIA driver for torch's CUDA version (`12.8`), from mlci's compatibility data."""
+    major = cuda.split(".")[0]
+    return load().driver_for(f"cu{major}")
+
+
 def problems(report: dict[str, Any], *, require_gpu: bool) -> list[str]:
     """One line per reason this environment cannot run a GPU session (empty: it can)."""
     if not require_gpu:
@@ -124,11 +135,20 @@ def problems(report: dict[str, Any], *, require_gpu: bool) -> list[str]:
         found.append("torch is not installed in this environment")
     elif torch.get("cuda") is None:
         found.append(f"torch {torch['version']} is a CPU build; a GPU session needs a CUDA build")
-    elif not torch.get("cuda_available") and smi.get("gpus"):
-        found.append(
-            f"torch {torch['version']} (CUDA {torch['cuda']}) cannot use the GPU: the driver"
-            f" ({smi['gpus'][0]['driver']}) may be too old for this CUDA build"
-        )
+    elif smi.get("gpus"):
+        driver = smi["gpus"][0]["driver"]
+        needed = min_driver(torch["cuda"])
+        if needed and _numbers(driver) < _numbers(needed):
+            found.append(
+                f"NVIDIA driver {driver} is older than torch {torch['version']}'s CUDA"
+                f" {torch['cuda']} build needs ({needed} or newer): update the driver or use an"
+                " older CUDA build"
+            )
+        elif not torch.get("cuda_available"):
+            found.append(
+                f"torch {torch['version']} (CUDA {torch['cuda']}) cannot use the GPU although"
+                f" nvidia-smi lists it (driver {driver})"
+            )
     return found
 
 
@@ -147,6 +167,8 @@ def render(report: dict[str, Any]) -> str:
     else:
         build = f"CUDA {torch['cuda']}" if torch["cuda"] else "CPU build"
         lines.append(f"torch    {torch['version']} ({build})")
+        if torch["cuda"]:
+            lines.append(f"driver   needs {min_driver(torch['cuda']) or '?'} or newer")
         if torch["cudnn"]:
             lines.append(f"cudnn    {torch['cudnn']}")
         lines.append(f"cuda     available to torch: {'yes' if torch['cuda_available'] else 'no'}")

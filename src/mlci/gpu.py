@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+
+# The one skip a GPU session accepts: a test that needs more devices than the machine has
+# (written by mlci's pytest plugin for tests marked `gpu(devices=N)`).
+MULTI_DEVICE_SKIP = "needs {needed} CUDA devices, this machine has {found}"
+MULTI_DEVICE_SKIP_RE = re.compile(r"needs \d+ CUDA devices, this machine has \d+")
 
 
 def visible_gpus() -> tuple[list[str], str]:

@@ -2,18 +2,24 @@
 
 Registered through the `pytest11` entry point, so projects using `--strict-markers` need no
 marker boilerplate.  gpu tests run only in the gpu session (or with `--run-gpu`); elsewhere they
-are skipped with a reason that says so.
+are skipped with a reason that says so.  A test marked `gpu(devices=2)` is skipped, with a
+reason the gpu session accepts, on a machine with fewer CUDA devices.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import Any
 
 import pytest
 
+from mlci.gpu import MULTI_DEVICE_SKIP
+
 MARKERS = {
     "integ": "integration test: slower, runs in the integ session (pytest -m integ)",
-    "gpu": "needs a CUDA device: runs only in the gpu session (nox -s gpu) or with --run-gpu",
+    "gpu(devices=1)": "needs CUDA devices: runs only in the gpu session (nox -s gpu) or with"
+    " --run-gpu; skipped there when the machine has fewer than `devices`",
     "slow": "slow test",
 }
 GPU_SKIP_REASON = "gpu test: runs only in the gpu session (nox -s gpu) or with --run-gpu"
@@ -31,9 +37,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu":
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not (config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu"):
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=GPU_SKIP_REASON))
         return
-    skip = pytest.mark.skip(reason=GPU_SKIP_REASON)
-    for item in items:
-        if item.get_closest_marker("gpu") is not None:
-            item.add_marker(skip)
+    found: int | None = None
+    for item in gpu_items:
+        marker = item.get_closest_marker("gpu")
+        needed = int(marker.kwargs.get("devices", 1)) if marker is not None else 1
+        if needed > 1:
+            found = _cuda_devices() if found is None else found
+            if found < needed:
+                reason = MULTI_DEVICE_SKIP.format(needed=needed, found=found)
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _cuda_devices() -> int:
+    """Imported here only: torch is there in a gpu session, and only multi-device tests ask."""
+    try:
+        torch: Any = importlib.import_module("torch")
+    except ImportError:
+        return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0

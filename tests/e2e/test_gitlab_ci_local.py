@@ -54,7 +54,8 @@ def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -
     assert "line-rate" in (unit / "coverage.xml").read_text()
     # The template's coverage: regex found the figure (GitLab shows it in merge requests).
     assert re.search(r"PASS +mlci-unit: \[3\.11\] +\d+(\.\d+)?% coverage", pipeline.output)
-    plan_env = (pipeline.artifacts("mlci-plan") / "mlci-plan.env").read_text()
+    dotenv = pipeline.artifacts("mlci-plan") / ".gitlab-ci-reports" / "dotenv" / "mlci-plan.env"
+    plan_env = dotenv.read_text()
     assert "MLCI_PYTHON_VERSIONS=3.11\n" in plan_env
 
 

@@ -51,3 +51,12 @@ def test_mixed_precision_step() -> None:
     optimizer.step()
     assert torch.isfinite(loss)
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.gpu(devices=2)
+def test_ddp_fit_on_two_devices(make_trainer: Callable[..., L.Trainer]) -> None:
+    """Skipped, with a reason the gpu session accepts, on a machine with one GPU."""
+    trainer = make_trainer(accelerator="gpu", devices=2, strategy="ddp_spawn", max_epochs=1)
+    trainer.fit(Classifier(hidden_dims=(32,)), datamodule=DigitsDataModule(batch_size=128))
+    assert trainer.world_size == 2
+    assert trainer.state.finished

@@ -1,0 +1,352 @@
+"""What CI costs with mlci, against the usual pip + plain commands setup, measured in one run.
+
+    python benchmarks/bench.py [--repeat 3] [--quick] [--write docs/benchmarks.md]
+
+Every figure is a median of wall times measured here, in this run, on a throwaway copy of the
+sample project; ratios are printed against baselines from the same run. Set MLCI_TORCH_INDEX
+(a folder of torch wheels or an index) the same way you would for `nox`. `--quick` skips the
+cold runs (the slow ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample-model"
+UNIT = ["tests", "-m", "not integ and not gpu", "-q", "-p", "no:cacheprovider"]
+# The usual setup: the guide's recipes as plain commands in one pip-built virtualenv.
+BASELINE_TOOLS = ["pytest", "pytest-cov", "nbmake", "ipykernel", "mypy", "pylint", "matplotlib"]
+BASELINE_COMMANDS = [
+    ["pylint", "src/sample_model"],
+    ["mypy", "src/sample_model", "tests"],
+    ["pytest", *UNIT, "--cov=sample_model"],
+    ["pytest", "tests", "-m", "integ", "-q", "-p", "no:cacheprovider"],
+    ["pytest", "--nbmake", "notebooks", "-q", "-p", "no:cacheprovider"],
+]
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds of one command, which must succeed."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(
+            f"benchmark: {' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return elapsed
+
+
+def median(repeat: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(repeat))
+
+
+def sample_copy(work: Path) -> Path:
+    project = work / "sample-model"
+    ignore = shutil.ignore_patterns(
+        ".nox", "reports", ".mypy_cache", ".pytest_cache", "__pycache__"
+    )
+    shutil.copytree(SAMPLE, project, ignore=ignore)
+    for args in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    return project
+
+
+class Bench:
+    def __init__(self, work: Path, repeat: int) -> None:
+        self.work = work
+        self.repeat = repeat
+        self.project = sample_copy(work)
+        self.env = {**os.environ, "PY_COLORS": "0", "NO_COLOR": "1", "UV_COMPILE_BYTECODE": "1"}
+        self.env.pop("MLCI_SESSION", None)
+        self.nox = [sys.executable, "-m", "nox", "--noxfile", str(self.project / "noxfile.py")]
+        self.results: dict[str, float] = {}
+
+    def record(self, name: str, seconds: float) -> None:
+        self.results[name] = seconds
+        print(f"  {name:<34} {seconds:8.2f} s", flush=True)
+
+    def cold_env(self, tag: str) -> dict[str, str]:
+        """Empty uv, pip and pre-commit caches: what a first run sees."""
+        caches = self.work / f"caches-{tag}"
+        return {
+            **self.env,
+            "UV_CACHE_DIR": str(caches / "uv"),
+            "PRE_COMMIT_HOME": str(caches / "pre-commit"),
+            "PIP_NO_CACHE_DIR": "1",
+        }
+
+    def mlci(self) -> None:
+        envdir = self.work / "nox-envs"
+        nox = [*self.nox, "--envdir", str(envdir)]
+        if not self.quick:
+            shutil.rmtree(envdir, ignore_errors=True)
+            self.record("mlci cold: full pipeline", run(nox, self.project, self.cold_env("mlci")))
+        run(nox, self.project, self.env)  # build every environment with the usual caches
+        self.record(
+            "mlci warm: full pipeline",
+            median(self.repeat, lambda: run(nox, self.project, self.env)),
+        )
+        unit = [*nox, "-s", "unit-3.11"]
+        self.record(
+            "mlci warm: nox -s unit", median(self.repeat, lambda: run(unit, self.project, self.env))
+        )
+        pytest = envdir / "unit-3-11" / "bin" / "pytest"
+        self.record(
+            "floor: bare pytest (unit)",
+            median(self.repeat, lambda: run([str(pytest), *UNIT], self.project, self.env)),
+        )
+
+        def cache_hit() -> float:
+            shutil.rmtree(envdir, ignore_errors=True)
+            return run(nox, self.project, self.env)
+
+        self.record("mlci cache hit: full pipeline", median(max(1, self.repeat // 2), cache_hit))
+
+    def baseline(self) -> None:
+        venv = self.work / "baseline-venv"
+        bin_dir = venv / "bin"
+
+        def build(env: dict[str, str]) -> float:
+            shutil.rmtree(venv, ignore_errors=True)
+            started = time.perf_counter()
+            run([sys.executable, "-m", "venv", str(venv)], self.project, env)
+            pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q"]
+            torch = torch_requirement()
+            if torch:  # as the usual setup documents it for a CPU machine
+                run([*pip, *torch], self.project, env)
+            run([*pip, "-e", ".", *BASELINE_TOOLS], self.project, env)
+            return time.perf_counter() - started + commands(env)
+
+        def commands(env: dict[str, str]) -> float:
+            path_env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}", "MPLBACKEND": "Agg"}
+            return sum(
+                run([str(bin_dir / c[0]), *c[1:]], self.project, path_env)
+                for c in BASELINE_COMMANDS
+            )
+
+        if not self.quick:
+            self.record("baseline cold: pip + commands", build(self.cold_env("baseline")))
+        else:
+            build(self.env)
+        self.record("baseline warm: commands only", median(self.repeat, lambda: commands(self.env)))
+
+    def plan(self) -> None:
+        command = [sys.executable, "-m", "mlci.cli", "plan", "--format", "json"]
+        self.record("mlci plan", median(5, lambda: run(command, self.project, self.env)))
+
+    quick = False
+
+
+def torch_requirement() -> list[str]:
+    """pip's way to a CPU torch: the local wheel folder when MLCI_TORCH_INDEX is one, else
+    PyTorch's CPU index."""
+    source = os.environ.get("MLCI_TORCH_INDEX", "")
+    if source and Path(source).is_dir():
+        wheels = sorted(Path(source).glob("torch-*+cpu-*.whl"))
+        if wheels:
+            return [str(wheels[-1])]
+    return ["torch", "--index-url", "https://download.pytorch.org/whl/cpu"]
+
+
+def torch_bytes() -> dict[str, int]:
+    """Download size of a CPU torch vs a CUDA torch with its nvidia packages (PyPI metadata,
+    no download): the CPU wheel from the configured folder, the CUDA set from the index's
+    PEP 691 JSON pages, for the versions `uv pip compile` resolves."""
+    sizes: dict[str, int] = {}
+    source = os.environ.get("MLCI_TORCH_INDEX", "")
+    cpu = (
+        sorted(Path(source).glob("torch-*+cpu-cp311-*.whl"))
+        if source and Path(source).is_dir()
+        else []
+    )
+    if cpu:
+        sizes["cpu"] = cpu[-1].stat().st_size
+        version = cpu[-1].name.split("-")[1].split("+")[0]
+    else:
+        return sizes
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "requirements.in"
+        req.write_text(f"torch=={version}\n")
+        done = subprocess.run(
+            [
+                "uv",
+                "pip",
+                "compile",
+                str(req),
+                "--python-version",
+                "3.11",
+                "--python-platform",
+                "x86_64-manylinux_2_28",
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        return sizes
+    pins = [line.split("==") for line in done.stdout.split() if "==" in line]
+    index = pypi_simple_url()
+    total = 0
+    for name, pinned in pins:
+        try:
+            total += wheel_size(index, name, pinned)
+        except OSError:
+            return sizes  # no network to the index: leave the CUDA figure out
+    sizes["cuda"] = total
+    return sizes
+
+
+def pypi_simple_url() -> str:
+    """The index pip uses (its configured index, else pip's own default)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0 and done.stdout.strip().startswith("http"):
+        return done.stdout.strip().rstrip("/")
+    from pip._internal.models.index import PyPI  # pip's default, not written out here
+
+    return str(PyPI.simple_url).rstrip("/")
+
+
+def wheel_size(index: str, name: str, version: str) -> int:
+    """Bytes of the wheel pip would download for CPython 3.11 on Linux x86_64."""
+    request = urllib.request.Request(
+        f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        files = json.load(response)["files"]
+    for file in files:
+        filename: str = file["filename"]
+        if f"-{version}-" not in filename or not filename.endswith(".whl"):
+            continue
+        platform_ok = "none-any" in filename or ("manylinux" in filename and "x86_64" in filename)
+        python_ok = any(tag in filename for tag in ("-cp311-", "-py3-", "-abi3-", "-py2.py3-"))
+        if platform_ok and python_ok:
+            return int(file.get("size") or 0)
+    return 0
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def report(results: dict[str, float], sizes: dict[str, int], repeat: int) -> str:
+    def ratio(a: str, b: str) -> str:
+        return f"{results[a] / results[b]:.2f}" if a in results and b in results else "n/a"
+
+    rows = [f"| {name} | {seconds:.2f} s |" for name, seconds in results.items()]
+    if sizes.get("cpu"):
+        rows.append(f"| torch CPU build download | {sizes['cpu'] / 1e6:.0f} MB |")
+    if sizes.get("cuda"):
+        rows.append(
+            f"| torch CUDA build + nvidia packages download | {sizes['cuda'] / 1e6:.0f} MB |"
+        )
+    ratios = [
+        (
+            "mlci warm unit / bare pytest floor",
+            ratio("mlci warm: nox -s unit", "floor: bare pytest (unit)"),
+            "<= 1.3",
+        ),
+        (
+            "mlci cold / baseline cold",
+            ratio("mlci cold: full pipeline", "baseline cold: pip + commands"),
+            "<= 0.33",
+        ),
+        (
+            "mlci cache hit / baseline warm",
+            ratio("mlci cache hit: full pipeline", "baseline warm: commands only"),
+            "",
+        ),
+        (
+            "mlci warm pipeline / baseline warm",
+            ratio("mlci warm: full pipeline", "baseline warm: commands only"),
+            "",
+        ),
+        (
+            "CPU / CUDA download bytes",
+            f"{sizes['cpu'] / sizes['cuda']:.3f}"
+            if sizes.get("cpu") and sizes.get("cuda")
+            else "n/a",
+            "<= 0.15",
+        ),
+    ]
+    today = datetime.date.today().isoformat()
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Measured {today} on {machine()};",
+            f"each time the median of {repeat} runs (cold runs: one).",
+            "Reproduce: `python benchmarks/bench.py --write docs/benchmarks.md` (with",
+            "`MLCI_TORCH_INDEX` set as for `nox`). mlci's pipeline also runs pre-commit, which the",
+            "baseline does not.",
+            "",
+            "| measurement | value |",
+            "|---|---|",
+            *rows,
+            "",
+            "| ratio | value | target |",
+            "|---|---|---|",
+            *[f"| {name} | {value} | {target} |" for name, value, target in ratios],
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per warm figure (median)")
+    parser.add_argument("--quick", action="store_true", help="skip the cold runs")
+    parser.add_argument("--write", type=Path, help="also write the Markdown report here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlci-bench-") as tmp:
+        bench = Bench(Path(tmp), args.repeat)
+        bench.quick = args.quick
+        print(f"mlci benchmark on {machine()}", flush=True)
+        bench.plan()
+        bench.mlci()
+        bench.baseline()
+        sizes = torch_bytes()
+        text = report(bench.results, sizes, args.repeat)
+    print()
+    print(text)
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
