@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip gpu tests outside the gpu session, and multi-device tests on too few devices."""
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not (config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu"):
         for item in gpu_items:
