@@ -98,6 +98,11 @@ BAD_INPUTS = [
         "runner: 'ubuntu-latest && rm -rf ~' is not a runner label",
     ),
     ({"torch_index": "https://x", "testmon": "$(id)"}, "testmon: '$(id)' is not a boolean"),
+    ({"python_versions": "${{ github.token }}"}, "python-versions: '${{ github.token }}' is not"),
+    ({"gpu_runner": "$[[ inputs.image ]]"}, "gpu-runner: '$[[ inputs.image ]]' is not a runner"),
+    ({"sessions": "unit\nhas-gpu=true"}, "sessions: 'unit\\nhas-gpu=true' is not a session"),
+    ({"torch_version": "2.13\nMLCI_X=1"}, "torch-version: '2.13\\nMLCI_X=1' is not a torch"),
+    ({"working_directory": "a" * 5000 + ";"}, "working-directory: 'aaaa"),
 ]
 
 

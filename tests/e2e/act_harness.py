@@ -11,45 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "sample-model"
+from tests.sample import ANSI, ROOT, commit_all, copy_sample, git
+
 STAND_INS = Path(__file__).resolve().parent / "github-stand-ins"
+
 KIT = "acme/mlci"
 KIT_REF = "v1"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MATRIX_SUFFIX = re.compile(r"-\d+$")  # act names matrix legs "lint-1", "unit (3.11)-3"
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})\b")
-BUILT = (
-    ".nox",
-    "reports",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "lightning_logs",
-    ".testmondata",
-)
-
-
-def git(folder: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True)
-    return done.stdout
-
-
-def commit_all(folder: Path, message: str) -> None:
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "add", "-A")
-    git(
-        folder,
-        "-c",
-        "user.name=mlci tests",
-        "-c",
-        "user.email=tests@mlci.invalid",
-        "commit",
-        "-q",
-        "-m",
-        message,
-    )
 
 
 def kit_copy(dest: Path, tag: str = KIT_REF) -> Path:
@@ -72,7 +41,7 @@ def sample_copy(
 
     `edit` changes the copy (to break it on purpose) before it is committed.
     """
-    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(*BUILT))
+    copy_sample(dest)
     if edit is not None:
         edit(dest)
     caller = dest / ".github" / "workflows" / "ci.yml"

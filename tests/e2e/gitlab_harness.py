@@ -20,10 +20,10 @@ from typing import Any
 import yaml
 
 from mlci._version import __version__
-from tests.e2e.act_harness import BUILT, SAMPLE, commit_all, git, kit_copy
+from tests.e2e.act_harness import kit_copy
+from tests.sample import ANSI, commit_all, copy_sample, git
 
 TAG = f"v{__version__}"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def gitlab_ci_local() -> str:
@@ -51,7 +51,7 @@ def caller(
 ) -> Path:
     """A copy of the sample project, its own .gitlab-ci.yml with the mlci include's inputs
     replaced by `inputs` (when given) and mlci-gpu.yml added (when gpu_inputs are given)."""
-    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(*BUILT))
+    copy_sample(dest)
     path = dest / ".gitlab-ci.yml"
     config = yaml.safe_load(path.read_text())
     main = next(i for i in config["include"] if i["file"].endswith("/mlci.yml"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,17 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-model"
-BUILT = (
-    ".nox",
-    "reports",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "lightning_logs",
-    ".testmondata",
-)
+from tests.sample import copy_sample, git
 
 RunNox = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -35,10 +24,9 @@ def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A fresh copy of the sample project as its own git repository."""
-    copy = tmp_path / "sample-model"
-    shutil.copytree(SAMPLE, copy, ignore=shutil.ignore_patterns(*BUILT))
-    for args in (["init", "-q"], ["add", "-A"]):
-        subprocess.run(["git", *args], cwd=copy, check=True, capture_output=True)
+    copy = copy_sample(tmp_path / "sample-model")
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
     return copy
 
 
