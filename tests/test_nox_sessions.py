@@ -47,6 +47,12 @@ class FakeSession:
         return [args for k, args, _ in self.calls if k == kind]
 
 
+@pytest.fixture(autouse=True)
+def _mlci_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep generated files out of the user's cache folder."""
+    monkeypatch.setenv("MLCI_CACHE_DIR", str(tmp_path / "mlci-cache"))
+
+
 def sample_like(write_project: WriteProject, table: str = "") -> Settings:
     root = write_project("python-versions = ['3.11']\n" + table)
     (root / "src" / "my_model").mkdir(parents=True)

@@ -89,3 +89,13 @@ def test_bad_overrides_fail_loudly(tmp_path: Path, override: str, message: str) 
     (tmp_path / "index" / "simple" / "torch").mkdir(parents=True)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         torch_source.resolve("cpu", override.format(tmp=tmp_path), tmp_path / "cache")
+
+
+def test_cache_dir_is_one_place_for_every_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLCI_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert torch_source.cache_dir() == tmp_path / "xdg" / "mlci"
+    monkeypatch.setenv("MLCI_CACHE_DIR", str(tmp_path / "explicit"))
+    assert torch_source.cache_dir() == tmp_path / "explicit"

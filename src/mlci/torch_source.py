@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -58,6 +59,16 @@ class TorchSource:
         if self.constraints is not None:
             args += ["--constraint", str(self.constraints)]
         return args
+
+
+def cache_dir() -> Path:
+    """Where mlci keeps generated indexes: one place for every project and session, so that
+    uv sees one index URL per folder of wheels and caches each wheel once (MLCI_CACHE_DIR)."""
+    explicit = os.environ.get("MLCI_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "mlci"
 
 
 def default_index(backend: str) -> str:

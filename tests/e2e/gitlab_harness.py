@@ -108,7 +108,8 @@ def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeli
         "PY_COLORS": "0",
     }
     env.pop("MLCI_SESSION", None)
-    variables = {"UV_CACHE_DIR": uv_cache}  # the template's own would start each job cold
+    # The host's uv cache, linked (the template copies): jobs start warm and take no disk.
+    variables = {"UV_CACHE_DIR": uv_cache, "UV_LINK_MODE": "hardlink"}
     if os.environ.get("MLCI_TORCH_INDEX"):
         variables["MLCI_TORCH_INDEX"] = os.environ["MLCI_TORCH_INDEX"]
     command = [
@@ -126,4 +127,6 @@ def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeli
     )
     output = ANSI.sub("", done.stdout + done.stderr)
     (work / "gitlab-ci-local.log").write_text(output)
+    # Each job's build folder holds its own environments (GBs); artifacts and logs stay.
+    shutil.rmtree(project / ".gitlab-ci-local" / "builds", ignore_errors=True)
     return Pipeline(done.returncode, output, project)

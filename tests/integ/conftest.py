@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,11 @@ RunNox = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="session")
-def envdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def envdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One nox envdir for every copy: environments are built once and reused, as on a laptop."""
-    return tmp_path_factory.mktemp("nox-envs")
+    folder = tmp_path_factory.mktemp("nox-envs")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # GBs of environments
 
 
 @pytest.fixture
