@@ -96,6 +96,6 @@ def test_cache_dir_is_one_place_for_every_project(
 ) -> None:
     monkeypatch.delenv("MLCI_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert torch_source.cache_dir() == tmp_path / "xdg" / "mlci"
+    assert torch_source.mlci_cache() == tmp_path / "xdg" / "mlci"
     monkeypatch.setenv("MLCI_CACHE_DIR", str(tmp_path / "explicit"))
-    assert torch_source.cache_dir() == tmp_path / "explicit"
+    assert torch_source.mlci_cache() == tmp_path / "explicit"

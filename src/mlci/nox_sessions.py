@@ -142,7 +142,7 @@ def _lint_scope(settings: Settings) -> tuple[str, ...]:
 
 def _install(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
     source = torch_source.resolve(
-        spec.torch_backend, settings.text("torch-index"), torch_source.cache_dir()
+        spec.torch_backend, settings.text("torch-index"), torch_source.mlci_cache()
     )
     extras = settings.items("extras")
     project = "." + (f"[{','.join(extras)}]" if extras else "")

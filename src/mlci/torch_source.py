@@ -61,7 +61,7 @@ class TorchSource:
         return args
 
 
-def cache_dir() -> Path:
+def mlci_cache() -> Path:
     """Where mlci keeps generated indexes: one place for every project and session, so that
     uv sees one index URL per folder of wheels and caches each wheel once (MLCI_CACHE_DIR)."""
     explicit = os.environ.get("MLCI_CACHE_DIR", "").strip()
