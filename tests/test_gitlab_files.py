@@ -23,7 +23,7 @@ GPU = TEMPLATES / "mlci-gpu.yml"
 MR = TEMPLATES / "merge-request-pipelines.yml"
 # GitLab-only inputs, and the CI option GitLab takes another way (tags on the hidden job).
 GITLAB_ONLY = {"image", "gpu-image", "stage", "mlci-repository", "mlci-version"}
-NOT_AN_INPUT_ON_GITLAB = {"runner"}
+NOT_AN_INPUT_ON_GITLAB = {"runner", "gpu-container"}  # GitLab: gpu-image
 
 
 def documents(path: Path) -> list[dict[str, Any]]:

@@ -157,6 +157,18 @@ def test_gpu_job_needs_a_runner_and_gets_one_leg_per_build(tmp_path: Path) -> No
     assert [j.torch_backend for j in default.gpu_jobs] == [NEWEST.pypi_cuda]
 
 
+def test_gpu_legs_carry_the_container_cpu_legs_run_on_the_runner(tmp_path: Path) -> None:
+    plan = plan_for(
+        tmp_path, gpu_runner="gpu", gpu_container="nvidia/cuda:12.8.1-runtime-ubuntu24.04"
+    )
+    assert {job.container for job in plan.gpu_jobs} == {"nvidia/cuda:12.8.1-runtime-ubuntu24.04"}
+    assert {job.container for job in plan.jobs} == {""}
+    assert problems_for(tmp_path, gpu_container="img; rm -rf /") == [
+        "gpu-container: 'img; rm -rf /' is not a container image reference"
+        " (e.g. nvidia/cuda:12.8.1-runtime-ubuntu24.04)"
+    ]
+
+
 def test_gpu_runner_without_gpu_session_warns(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, gpu_runner="gpu", sessions="unit")
     assert plan.gpu_jobs == ()
@@ -199,6 +211,7 @@ def test_github_output(tmp_path: Path) -> None:
         "torch-backend": "cpu",
         "gpu-backends": "",
         "runs-on": ["linux-4core"],
+        "container": "",
         "timeout-minutes": 60,
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
@@ -362,6 +375,7 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
             "torch-backend",
             "gpu-backends",
             "runs-on",
+            "container",
             "timeout-minutes",
         }
         assert leg["runs-on"] and all(isinstance(label, str) for label in leg["runs-on"])

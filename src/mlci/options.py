@@ -200,6 +200,14 @@ def _check_working_directory(value: Value) -> str | None:
     return f"{value!r} is not a relative folder inside the repository (letters, digits, . _ - /)"
 
 
+def _check_image(value: Value) -> str | None:
+    assert isinstance(value, str)
+    if not value or re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*", value):
+        return None
+    example = "nvidia/cuda:12.8.1-runtime-ubuntu24.04"
+    return f"{value!r} is not a container image reference (e.g. {example})"
+
+
 def _check_torch_version(value: Value) -> str | None:
     assert isinstance(value, str)
     ok = not value or _TORCH_VERSION.fullmatch(value)
@@ -280,6 +288,16 @@ OPTIONS: tuple[Option, ...] = (
         " without it.",
         default_doc="none: no GPU job",
         check=_check_labels,
+        ci=True,
+    ),
+    Option(
+        "gpu-container",
+        "str",
+        "",
+        "GitHub: a container image the GPU legs run in, started with `--gpus all` (it needs bash"
+        " and git). GitLab jobs always run in an image: `gpu-image` of mlci-gpu.yml.",
+        default_doc="none: on the runner itself",
+        check=_check_image,
         ci=True,
     ),
     Option(

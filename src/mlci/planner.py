@@ -28,6 +28,7 @@ class Job:
     python: str
     torch_backend: str
     runner: tuple[str, ...]
+    container: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -48,6 +49,7 @@ class Job:
             "torch-backend": self.torch_backend,
             "gpu-backends": self.torch_backend if self.is_gpu else "",
             "runs-on": list(self.runner or default_runner),
+            "container": self.container,  # empty: on the runner itself
             "timeout-minutes": TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"],
         }
 
@@ -84,6 +86,7 @@ def make_plan(settings: Settings, earlier: list[str] | None = None) -> Plan:
     pythons = _dedupe("python-versions", settings.python_versions, warnings)
     gpu_backends = _dedupe("gpu-backends", settings.items("gpu-backends"), warnings)
     gpu_runner = settings.items("gpu-runner")
+    container = settings.text("gpu-container")
 
     torch = _torch_release(settings.text("torch-version"), problems)
     problems += _backend_problems(settings.text("torch-backend"))
@@ -109,7 +112,10 @@ def make_plan(settings: Settings, earlier: list[str] | None = None) -> Plan:
 
     jobs = _cpu_jobs(settings, sessions, pythons)
     gpu_jobs = (
-        tuple(Job(f"gpu ({build})", "gpu", pythons[0], build, gpu_runner) for build in gpu_backends)
+        tuple(
+            Job(f"gpu ({build})", "gpu", pythons[0], build, gpu_runner, container)
+            for build in gpu_backends
+        )
         if gpu_on and pythons
         else ()
     )
