@@ -30,12 +30,15 @@ SAMPLE = ROOT / "examples" / "sample-model"
 UNIT = ["tests", "-m", "not integ and not gpu", "-q", "-p", "no:cacheprovider"]
 # The usual setup: the guide's recipes as plain commands in one pip-built virtualenv.
 BASELINE_TOOLS = ["pytest", "pytest-cov", "nbmake", "ipykernel", "mypy", "pylint", "matplotlib"]
+# The sample registers its markers through mlci's pytest plugin; the baseline loads that one
+# small module from this tree (PYTHONPATH below) instead of installing mlci.
+MARKERS = ["-p", "mlci.pytest_plugin"]
 BASELINE_COMMANDS = [
     ["pylint", "src/sample_model"],
     ["mypy", "src/sample_model", "tests"],
-    ["pytest", *UNIT, "--cov=sample_model"],
-    ["pytest", "tests", "-m", "integ", "-q", "-p", "no:cacheprovider"],
-    ["pytest", "--nbmake", "notebooks", "-q", "-p", "no:cacheprovider"],
+    ["pytest", *MARKERS, *UNIT, "--cov=sample_model"],
+    ["pytest", *MARKERS, "tests", "-m", "integ", "-q", "-p", "no:cacheprovider"],
+    ["pytest", *MARKERS, "--nbmake", "notebooks", "-q", "-p", "no:cacheprovider"],
 ]
 
 
@@ -133,7 +136,12 @@ class Bench:
             return time.perf_counter() - started + commands(env)
 
         def commands(env: dict[str, str]) -> float:
-            path_env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}", "MPLBACKEND": "Agg"}
+            path_env = {
+                **env,
+                "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",
+                "PYTHONPATH": str(ROOT / "src"),
+                "MPLBACKEND": "Agg",
+            }
             return sum(
                 run([str(bin_dir / c[0]), *c[1:]], self.project, path_env)
                 for c in BASELINE_COMMANDS
@@ -203,7 +211,10 @@ def torch_bytes() -> dict[str, int]:
     if done.returncode != 0:
         return sizes
     pins = [line.split("==") for line in done.stdout.split() if "==" in line]
-    index = pypi_simple_url()
+    try:
+        index = pypi_simple_url()
+    except ImportError:  # no pip in this interpreter: leave the CUDA figure out
+        return sizes
     total = 0
     for name, pinned in pins:
         try:
