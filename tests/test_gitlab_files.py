@@ -98,6 +98,14 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
     assert legs == set(SESSION_NAMES)
 
 
+def test_job_time_limits_are_the_planners() -> None:
+    """GitLab cannot read the plan's per-leg limits, so its YAML repeats them; kept equal here."""
+    from mlci.planner import TIMEOUT_MINUTES
+
+    assert documents(MAIN)[1][".mlci-job"]["timeout"] == f"{TIMEOUT_MINUTES['cpu']}m"
+    assert documents(GPU)[1][".mlci-gpu-runner"]["timeout"] == f"{TIMEOUT_MINUTES['gpu']}m"
+
+
 def test_jobs_are_hardened() -> None:
     base = documents(MAIN)[1][".mlci-job"]
     assert base["interruptible"] is True and base["timeout"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlci.junit import totals
-from tests.e2e.gitlab_harness import bare_kit, caller, gitlab_ci_local, run_pipeline
+from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
 
 pytestmark = pytest.mark.integ
 
@@ -111,4 +111,3 @@ def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
         "mlci-gpu: [cu130]": "FAIL",
     }
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
-    assert gitlab_ci_local()
