@@ -74,7 +74,9 @@ class Bench:
         self.work = work
         self.repeat = repeat
         self.project = sample_copy(work)
-        self.env = {**os.environ, "PY_COLORS": "0", "NO_COLOR": "1", "UV_COMPILE_BYTECODE": "1"}
+        self.env = {**os.environ, "PY_COLORS": "0", "NO_COLOR": "1"}
+        # Both sides may write bytecode (pip and python do by default; some machines turn it off).
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.env.pop("MLCI_SESSION", None)
         self.nox = [sys.executable, "-m", "nox", "--noxfile", str(self.project / "noxfile.py")]
         self.results: dict[str, float] = {}
@@ -108,10 +110,13 @@ class Bench:
         self.record(
             "mlci warm: nox -s unit", median(self.repeat, lambda: run(unit, self.project, self.env))
         )
-        pytest = envdir / "unit-3-11" / "bin" / "pytest"
+        # The floor runs in the environment mlci built, with the bytecode it compiled.
+        shared = envdir / ".cache" / "mlci" / "py3.11-cpu"
+        floor_env = {**self.env, "PYTHONPYCACHEPREFIX": str(shared / "pycache")}
+        pytest = [str(shared / "bin" / "pytest"), *UNIT]
         self.record(
             "floor: bare pytest (unit)",
-            median(self.repeat, lambda: run([str(pytest), *UNIT], self.project, self.env)),
+            median(self.repeat, lambda: run(pytest, self.project, floor_env)),
         )
 
         def cache_hit() -> float:
@@ -211,10 +216,7 @@ def torch_bytes() -> dict[str, int]:
     if done.returncode != 0:
         return sizes
     pins = [line.split("==") for line in done.stdout.split() if "==" in line]
-    try:
-        index = pypi_simple_url()
-    except ImportError:  # no pip in this interpreter: leave the CUDA figure out
-        return sizes
+    index = pypi_simple_url()
     total = 0
     for name, pinned in pins:
         try:
@@ -226,18 +228,19 @@ def torch_bytes() -> dict[str, int]:
 
 
 def pypi_simple_url() -> str:
-    """The index pip uses (its configured index, else pip's own default)."""
+    """The package index this machine is configured for, else PyPI's."""
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(name, "").startswith("http"):
+            return os.environ[name].rstrip("/")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        ["python3", "-m", "pip", "config", "get", "global.index-url"],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode == 0 and done.stdout.strip().startswith("http"):
         return done.stdout.strip().rstrip("/")
-    from pip._internal.models.index import PyPI  # pip's default, not written out here
-
-    return str(PyPI.simple_url).rstrip("/")
+    return "https://pypi.org/simple"
 
 
 def wheel_size(index: str, name: str, version: str) -> int:

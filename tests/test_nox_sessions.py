@@ -12,6 +12,7 @@ import pytest
 
 from mlci import nox_sessions
 from mlci.commands import specs
+from mlci.environments import Environment, environment_for, shared_tools
 from mlci.settings import ConfigError, Settings, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +35,17 @@ class FakeSession:
     def log(self, message: str) -> None:
         self.calls.append(("log", (message,), {}))
 
-    def install(self, *args: str, **kwargs: Any) -> None:
+    def run_install(self, *args: str, **kwargs: Any) -> bool:
         self.calls.append(("install", args, kwargs))
+        if args[1] == "venv":  # what `uv venv` would leave behind
+            python = Path(args[-1]) / "bin" / "python"
+            python.parent.mkdir(parents=True, exist_ok=True)
+            python.touch()
+        return True
 
-    def run(self, *args: str, **kwargs: Any) -> None:
+    def run(self, *args: str, **kwargs: Any) -> bool:
         self.calls.append(("run", args, kwargs))
+        return True
 
     def error(self, message: str) -> NoReturn:
         raise Stop(message)
@@ -64,36 +71,106 @@ def spec(settings: Settings, name: str) -> Any:
     return next(s for s in specs(settings) if s.name == name)
 
 
+def install(session: FakeSession, settings: Settings, name: str) -> Environment:
+    """_install for one session, with the environment and tools run_session would pick."""
+    chosen = specs(settings)
+    environment = environment_for(session.cache_dir / "mlci", spec(settings, name), "3.11")
+    tools = shared_tools(settings, chosen, "3.11", spec(settings, name).torch_backend)
+    nox_sessions._install(session, settings, environment, tools)  # type: ignore[arg-type]
+    return environment
+
+
+def pip_installs(session: FakeSession) -> list[tuple[str, ...]]:
+    return [args[2:] for args in session.of("install") if args[1:3] == ("pip", "install")]
+
+
 def test_install_builds_once_then_skips_until_the_project_changes(
     write_project: WriteProject, tmp_path: Path
 ) -> None:
     settings = sample_like(write_project, "extras = ['cli']\ndependency-groups = ['dev']\n")
     session = FakeSession(tmp_path)
-    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
-    [args] = session.of("install")
+    environment = install(session, settings, "unit")
+    venv, pip, check = session.of("install")
+    assert venv[1:] == ("venv", "--clear", "--quiet", "--python", "3.11", str(environment.location))
+    assert pip[1:5] == ("pip", "install", "--python", str(environment.interpreter))
+    args = pip[5:]
     assert args[:3] == ("-e", ".[cli]", "--group=dev")
     assert "pytest-cov>=6" in args and "--index" in args and "--constraint" in args
     assert args[args.index("--index") + 1] == "https://download.pytorch.org/whl/cpu"
-    [check] = session.of("run")
     assert "CUDA packages in a CPU session" in check[2]
+    # Bytecode is compiled lazily (environments.py), so the install must not compile it.
+    [pip_kwargs] = [kw for kind, args, kw in session.calls if kind == "install" and args == pip]
+    assert pip_kwargs["env"]["UV_COMPILE_BYTECODE"] == "0"
 
-    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
-    assert len(session.of("install")) == 1
+    install(session, settings, "unit")
+    assert len(pip_installs(session)) == 1
     assert any("install skipped" in args[0] for args in session.of("log"))
 
     pyproject = settings.root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n# a dependency changed\n")
-    nox_sessions._install(session, settings, spec(settings, "unit"))  # type: ignore[arg-type]
-    assert len(session.of("install")) == 2
+    install(session, settings, "unit")
+    assert len(pip_installs(session)) == 2
+
+
+def test_sessions_on_one_python_and_build_share_one_environment(
+    write_project: WriteProject, tmp_path: Path
+) -> None:
+    settings = sample_like(write_project)
+    session = FakeSession(tmp_path)
+    first = install(session, settings, "lint")
+    # The environment lint built already holds what mypy, unit, integ and nbmake need.
+    [built] = pip_installs(session)
+    for tool in ("pre-commit>=3.7", "pylint>=3.2", "mypy>=1.10", "pytest-cov>=6", "nbmake>=1.5"):
+        assert tool in built
+    for name in ("mypy", "unit", "integ", "nbmake"):
+        assert install(session, settings, name) == first
+    assert len(pip_installs(session)) == 1
+
+
+def test_each_python_and_torch_build_gets_its_own_environment(
+    write_project: WriteProject, tmp_path: Path
+) -> None:
+    root = write_project("python-versions = ['3.11', '3.12']\nsessions = ['mypy', 'unit', 'gpu']\n")
+    (root / "src" / "my_model").mkdir(parents=True)
+    settings = resolve(root, environ={})
+    chosen = specs(settings)
+    envdir = tmp_path / "envs"
+    places = {
+        (name, python): environment_for(envdir, spec(settings, name), python).location.name
+        for name, python in [("mypy", "3.11"), ("unit", "3.11"), ("unit", "3.12"), ("gpu", "3.11")]
+    }
+    assert places == {
+        ("mypy", "3.11"): "py3.11-cpu",
+        ("unit", "3.11"): "py3.11-cpu",
+        ("unit", "3.12"): "py3.12-cpu",
+        ("gpu", "3.11"): f"py3.11-{spec(settings, 'gpu').torch_backend}",
+    }
+    assert spec(settings, "gpu").torch_backend.startswith("cu")
+    # Only unit runs on 3.12: that environment gets unit's tools, not mypy's.
+    assert "mypy>=1.10" not in shared_tools(settings, chosen, "3.12", "cpu")
+    assert "mypy>=1.10" in shared_tools(settings, chosen, "3.11", "cpu")
+
+
+def test_the_environment_compiles_bytecode_away_from_the_sources(tmp_path: Path) -> None:
+    environment = Environment(tmp_path / "py3.11-cpu", "3.11", "cpu")
+    variables = environment.variables()
+    assert variables["PYTHONPYCACHEPREFIX"] == str(tmp_path / "py3.11-cpu" / "pycache")
+    assert variables["PYTHONDONTWRITEBYTECODE"] is None  # None: nox removes it
+    assert str(variables["PATH"]).startswith(str(environment.bin))
+    assert environment.program("git") == "git"
+    (environment.bin).mkdir(parents=True)
+    (environment.bin / "pytest").write_text("#!/bin/sh\n")
+    (environment.bin / "pytest").chmod(0o755)
+    assert environment.program("pytest") == str(environment.bin / "pytest")
 
 
 def test_projects_without_torch_get_no_index(write_project: WriteProject, tmp_path: Path) -> None:
     settings = sample_like(write_project, "torch-backend = 'none'\n")
     session = FakeSession(tmp_path)
-    nox_sessions._install(session, settings, spec(settings, "mypy"))  # type: ignore[arg-type]
-    [args] = session.of("install")
+    install(session, settings, "mypy")
+    [args] = pip_installs(session)
     assert "--index" not in args and "mypy>=1.10" in args
-    assert session.of("run") == []
+    assert len(session.of("install")) == 2  # venv and pip: no CPU-only check without torch
 
 
 def test_mlci_requirement_is_this_source_tree() -> None:

@@ -13,7 +13,8 @@ from mlci.settings import ConfigError, Settings
 # Tools each session installs next to the project (lower bounds only: a project may pin them).
 PYTEST = ("pytest>=8",)
 TOOLS: dict[str, tuple[str, ...]] = {
-    "lint": ("pre-commit>=3.7", "pylint>=3.2"),
+    # pre-commit-uv: hook environments built by uv, not virtualenv + pip.
+    "lint": ("pre-commit>=3.7", "pre-commit-uv>=4.1", "pylint>=3.2"),
     "mypy": ("mypy>=1.10", *PYTEST),
     "unit": (*PYTEST, "pytest-cov>=6"),
     "integ": PYTEST,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,10 +15,12 @@ import urllib.request
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 from mlci import torch_source
 from mlci._version import __version__
-from mlci.commands import SessionSpec, commands, specs, tools
+from mlci.commands import SessionSpec, commands, specs
+from mlci.environments import Environment, environment_for, shared_tools
 from mlci.gpu import MULTI_DEVICE_SKIP_RE, visible_gpus
 from mlci.junit import skip_reasons, totals
 from mlci.settings import ConfigError, Settings, resolve
@@ -33,30 +37,45 @@ def sessions(root: str | Path | None = None) -> None:
     except ConfigError as err:
         print(f"mlci: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    # Defaults only: nox's command line (-N, --reuse-venv=no, -db) still wins.
-    nox.options.default_venv_backend = "uv"
-    # Local re-runs reuse environments (rebuilt when the project's dependencies change).
-    nox.options.reuse_venv = "yes"
     for spec in chosen:
-        _register(settings, spec)
+        _register(settings, spec, chosen)
 
 
-def _register(settings: Settings, spec: SessionSpec) -> None:
-    def session_func(session: nox.Session) -> None:
-        run_session(session, settings, spec)
+def _register(settings: Settings, spec: SessionSpec, chosen: list[SessionSpec]) -> None:
+    # mlci builds the environments itself, one per Python and torch build (environments.py), so
+    # nox builds none ("none").  nox ignores a list of Pythons for such sessions, so each Python
+    # gets its own session: unit-3.11, unit-3.12, ... (and `nox -s unit` runs them all).
+    for python in spec.pythons:
 
-    session_func.__doc__ = spec.summary
-    python: str | list[str] = list(spec.pythons) if spec.name == "unit" else spec.pythons[0]
-    nox.session(
-        name=spec.name,
-        python=python,
-        venv_backend="uv",
-        default=spec.default,
-        tags=[spec.name],
-    )(session_func)
+        def session_func(session: nox.Session, python: str = python) -> None:
+            run_session(session, settings, spec, chosen, python)
+
+        session_func.__doc__ = spec.summary
+        nox.session(
+            name=spec.nox_names()[spec.pythons.index(python)],
+            python=python,
+            venv_backend="none",
+            default=spec.default,
+            tags=[spec.name],
+        )(session_func)
+    if spec.nox_names() != (spec.name,):
+        names = spec.nox_names()
+
+        def run_all(session: nox.Session) -> None:
+            for name in names:
+                session.notify(name)
+
+        run_all.__doc__ = f"runs {', '.join(names)}"
+        nox.session(name=spec.name, venv_backend="none", default=False)(run_all)
 
 
-def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
+def run_session(
+    session: nox.Session,
+    settings: Settings,
+    spec: SessionSpec,
+    chosen: list[SessionSpec],
+    python: str,
+) -> None:
     """Body of every mlci session: fresh report folder, install, run the commands, check."""
     reports = Path(settings.text("reports-dir")) / session.name
     # Stale reports from an earlier run must never be collected as this run's results.
@@ -71,16 +90,23 @@ def run_session(session: nox.Session, settings: Settings, spec: SessionSpec) -> 
             )
         session.log("mlci: " + "; ".join(gpus))
 
+    environment = environment_for(Path(session.cache_dir) / "mlci", spec, python)
     try:
         scope = _lint_scope(settings) if spec.name == "lint" else ("--all-files",)
         to_run = commands(settings, spec.name, reports, list(session.posargs), scope)
-        _install(session, settings, spec)
+        _install(
+            session,
+            settings,
+            environment,
+            shared_tools(settings, chosen, python, spec.torch_backend),
+        )
     except ConfigError as err:
         session.error(f"{spec.name}: {err}")
 
-    env = {"MLCI_SESSION": spec.name, "MPLBACKEND": "Agg"}
-    for command in to_run:
-        session.run(*command, env=env)
+    env = {**environment.variables(), "MLCI_SESSION": spec.name, "MPLBACKEND": "Agg"}
+    for program, *args in to_run:
+        if session.run(environment.program(program), *args, env=env, external=True) is None:
+            return  # nox --install-only: nothing ran, so there is nothing to check
     _check_tests_ran(session, spec.name, settings.root / reports / "junit.xml")
     if spec.name == "unit" and not settings.flag("testmon") and "--no-cov" not in session.posargs:
         _check_coverage(session, settings, settings.root / reports / "coverage.xml")
@@ -140,29 +166,62 @@ def _lint_scope(settings: Settings) -> tuple[str, ...]:
     return ("--files", *[name for name in listed if name])
 
 
-def _install(session: nox.Session, settings: Settings, spec: SessionSpec) -> None:
+def _install(
+    session: nox.Session, settings: Settings, environment: Environment, needed: tuple[str, ...]
+) -> None:
     source = torch_source.resolve(
-        spec.torch_backend, settings.text("torch-index"), torch_source.mlci_cache()
+        environment.backend, settings.text("torch-index"), torch_source.mlci_cache()
     )
     extras = settings.items("extras")
     project = "." + (f"[{','.join(extras)}]" if extras else "")
     args = ["-e", project, *[f"--group={group}" for group in settings.items("dependency-groups")]]
-    args += [*tools(settings, spec.name), *mlci_requirement()]
+    args += [*needed, *mlci_requirement()]
     if source is not None:
         args += source.install_args()
 
-    stamp = Path(session.virtualenv.location) / STAMP
-    fingerprint = _fingerprint(settings, args)
-    if stamp.is_file() and stamp.read_text() == fingerprint:
-        session.log("mlci: environment up to date, install skipped (remove .nox/ to rebuild)")
+    stamp = environment.location / STAMP
+    fingerprint = _fingerprint(settings, [environment.python, *args])
+    if stamp.is_file() and stamp.read_text() == fingerprint and environment.interpreter.exists():
+        session.log(
+            f"mlci: environment {environment.location.name} up to date, install skipped"
+            " (remove .nox/ to rebuild)"
+        )
         return
     if source is not None:
         session.log(f"mlci: torch {source.backend} from {source.origin}: {source.index_url}")
-    reinstall = [f"--reinstall-package={name}" for name in (settings.project_name, "mlci") if name]
-    session.install(*args, *reinstall, env={"UV_COMPILE_BYTECODE": "1"})
+    uv = _uv()
+    # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
+    venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
+    if session.run_install(*venv, str(environment.location), external=True) is None:
+        session.log("mlci: --no-install: the environment is used as it is")
+        return
+    # Bytecode is compiled lazily, per imported module (environments.py), never up front.
+    no_compile = {"UV_COMPILE_BYTECODE": "0", "VIRTUAL_ENV": None}
+    pip = [uv, "pip", "install", "--python", str(environment.interpreter)]
+    try:
+        session.run_install(*pip, *args, env=no_compile, external=True)
+    except CommandFailed:
+        where = f"; torch came from {source.origin}: {source.index_url}" if source else ""
+        session.error(
+            f"installing into {environment.location} failed{where} (uv's reason is above;"
+            " uv retries network errors UV_HTTP_RETRIES times, 3 by default)"
+        )
     if source is not None and source.backend == "cpu":
-        session.run("python", "-c", torch_source.CPU_ONLY_CHECK, silent=True)
+        check = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
+        session.run_install(*check, silent=True, external=True)
     stamp.write_text(fingerprint)
+
+
+def _uv() -> str:
+    """uv on PATH (or $UV), else the copy installed next to nox (`pipx install nox[uv]`)."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if found:
+        return found
+    try:
+        find_uv_bin = importlib.import_module("uv").find_uv_bin
+    except (ImportError, AttributeError):
+        raise ConfigError("uv not found: install it (https://docs.astral.sh/uv/)") from None
+    return str(find_uv_bin())
 
 
 def _fingerprint(settings: Settings, args: list[str]) -> str:

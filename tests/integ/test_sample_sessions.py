@@ -31,7 +31,9 @@ def test_nox_lists_the_six_sessions(sample: Path, run_nox: RunNox) -> None:
     done = run_nox(sample, "--list")
     assert done.returncode == 0
     listed = [line.split()[:2] for line in done.stdout.splitlines() if line[:2] in ("* ", "- ")]
-    assert listed == [["*", name] for name in SESSIONS[:-1]] + [["-", "gpu"]]
+    expected = [["*", name] for name in SESSIONS[:-1]] + [["-", "gpu"]]
+    expected.insert(3, ["-", "unit"])  # `nox -s unit`: every unit-<python>
+    assert listed == expected
 
 
 def test_default_pipeline_passes_with_a_cpu_torch(
@@ -51,7 +53,13 @@ def test_default_pipeline_passes_with_a_cpu_torch(
     assert totals(sample / "reports" / "integ" / "junit.xml").tests >= 1
     assert (sample / "reports" / "lint" / "pylint.txt").is_file()
 
-    site = next((envdir / "unit-3-11" / "lib").glob("python3.*/site-packages"))
+    # One environment served all five sessions: built once, by the first.
+    assert output(done).count(" pip install --python ") == 1, output(done)
+    shared = envdir / ".cache" / "mlci" / "py3.11-cpu"
+    # Bytecode went to the environment, none beside the project's sources.
+    assert list((shared / "pycache").rglob("sample_model/*.pyc"))
+    assert not [*(sample / "src").rglob("__pycache__"), *(sample / "tests").rglob("__pycache__")]
+    site = next((shared / "lib").glob("python3.*/site-packages"))
     torch = [p.name for p in site.glob("torch-*.dist-info")]
     assert len(torch) == 1 and "+cpu" in torch[0], torch
     assert not [p.name for p in site.glob("nvidia_*")]
