@@ -78,8 +78,11 @@ class ActRun:
     def text(self) -> str:
         return "\n".join(ANSI.sub("", str(line.get("msg", ""))) for line in self.lines)
 
-    def job_results(self) -> dict[str, str]:
+    def job_results(self, called: bool = True) -> dict[str, str]:
         """Job name -> success/failure, from each job's own step results.
+
+        called: the jobs of a workflow that the caller's job calls (`uses:`); else the jobs of
+        the workflow act ran directly.
 
         act marks every leg of a matrix failed when one leg fails, so a job is judged by its
         steps: it failed when any of its main steps failed.
@@ -87,7 +90,7 @@ class ActRun:
         results: dict[str, str] = {}
         for line in self.lines:
             job = line.get("job")
-            if not isinstance(job, str) or job.count("/") != 2:
+            if not isinstance(job, str) or job.count("/") != (2 if called else 1):
                 continue  # the caller's own job line, or not a job line
             name = job.split("/")[-1].strip()
             leg = bool(line.get("matrix"))
@@ -107,8 +110,17 @@ class ActRun:
 
 
 def run_act(
-    caller: Path, kit: Path, work: Path, labels: tuple[str, ...] = ("ubuntu-latest",)
+    caller: Path,
+    kit: Path,
+    work: Path,
+    labels: tuple[str, ...] = ("ubuntu-latest",),
+    *,
+    workflow: str = ".github/workflows/ci.yml",
+    ref: str | None = None,
+    job: str | None = None,
+    event: dict[str, str] | None = None,
 ) -> ActRun:
+    """act runs `workflow` of the `caller` repository on a push (to `ref`, when given)."""
     artifacts = work / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     home = work / "home"
@@ -137,7 +149,6 @@ def run_act(
         "MLCI_TORCH_INDEX",
         "UV_PYTHON_DOWNLOADS",
         "NOX_DOWNLOAD_PYTHON",
-        "UV_COMPILE_BYTECODE",
         "UV_INDEX_URL",
         "PIP_INDEX_URL",
     ):
@@ -149,7 +160,7 @@ def run_act(
         "act",
         "push",
         "--workflows",
-        ".github/workflows/ci.yml",
+        workflow,
         "--json",
         "--env-file",
         str(env_file),
@@ -158,6 +169,13 @@ def run_act(
         "--local-repository",
         f"{KIT}@{KIT_REF}={kit}",
     ]
+    if ref is not None or event is not None:
+        # The push event's payload: its ref, and any fields a test's caller reads.
+        payload = work / "event.json"
+        payload.write_text(json.dumps({**(event or {}), **({"ref": ref} if ref else {})}))
+        command += ["--eventpath", str(payload)]
+    if job is not None:
+        command += ["--job", job]
     for label in labels:
         command += ["--platform", f"{label}=-self-hosted"]
     for repo, sha in pinned_actions(kit).items():

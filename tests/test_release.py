@@ -1,0 +1,91 @@
+"""The kit's release guards: only a vX.Y.Z tag publishes, and only a build of that version."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlci import __version__
+from mlci.release import ReleaseError, check_dist, main, major_tag, version_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "refs/heads/main",
+        "refs/heads/v1.2.3",  # a branch named like a release
+        "refs/pull/7/merge",
+        "refs/tags/v1",  # the moving major tag itself
+        "refs/tags/v1.2",
+        "refs/tags/1.2.3",
+        "refs/tags/v1.2.3-rc1",
+        "refs/tags/v01.2.3",
+        "refs/tags/v1.2.3\nrefs/tags/v9.9.9",
+        "",
+    ],
+)
+def test_anything_but_a_release_tag_is_refused(ref: str) -> None:
+    with pytest.raises(ReleaseError, match="is not a release tag"):
+        version_of(ref)
+    assert main(["ref", ref]) == 1
+
+
+def test_a_release_tag_names_its_version_and_major_tag() -> None:
+    assert version_of("refs/tags/v1.14.2") == "1.14.2"
+    assert major_tag("refs/tags/v1.14.2") == "v1"
+    assert major_tag("refs/tags/v0.1.0") == "v0"
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kit's wheel and sdist, built from this tree as the release workflow builds them."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        ["uv", "build", "--quiet", "--out-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out
+
+
+@pytest.mark.integ
+def test_the_built_wheel_and_sdist_carry_the_tag_version(dist: Path) -> None:
+    assert len([*dist.glob("mlci-*.whl"), *dist.glob("mlci-*.tar.gz")]) == 2
+    assert check_dist(f"refs/tags/v{__version__}", dist) == []
+    wrong = check_dist("refs/tags/v99.0.0", dist)
+    assert len(wrong) == 2 and all(
+        f"is version {__version__}, the tag says 99.0.0" in w for w in wrong
+    )
+
+
+@pytest.mark.integ
+def test_a_folder_without_the_sdist_is_refused(dist: Path, tmp_path: Path) -> None:
+    [wheel] = dist.glob("*.whl")
+    (tmp_path / wheel.name).write_bytes(wheel.read_bytes())
+    [problem] = check_dist(f"refs/tags/v{__version__}", tmp_path)
+    assert "must hold one wheel and one sdist" in problem
+
+
+def test_the_guard_runs_from_a_checkout_with_no_install() -> None:
+    """The workflow runs `PYTHONPATH=src python3 -m mlci.release`: standard library only."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, 'src');"
+            " from mlci.release import main; sys.exit(main(['ref', 'refs/heads/main']))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "'refs/heads/main' is not a release tag" in done.stderr
