@@ -100,9 +100,12 @@ BAD_INPUTS = [
     ({"torch_index": "https://x", "testmon": "$(id)"}, "testmon: '$(id)' is not a boolean"),
     ({"python_versions": "${{ github.token }}"}, "python-versions: '${{ github.token }}' is not"),
     ({"gpu_runner": "$[[ inputs.image ]]"}, "gpu-runner: '$[[ inputs.image ]]' is not a runner"),
-    ({"sessions": "unit\nhas-gpu=true"}, "sessions: 'unit\\nhas-gpu=true' is not a session"),
-    ({"torch_version": "2.13\nMLCI_X=1"}, "torch-version: '2.13\\nMLCI_X=1' is not a torch"),
-    ({"working_directory": "a" * 5000 + ";"}, "working-directory: 'aaaa"),
+    ({"sessions": "unit\nhas-gpu=true"}, "sessions: the value contains control characters"),
+    ({"torch_version": "2.13\nMLCI_X=1"}, "torch-version: the value contains control characters"),
+    ({"working_directory": "a" * 5000 + ";"}, "working-directory: the value is 5001 characters"),
+    ({"runner": "r" * 1001}, "runner: the value is 1001 characters long (at most 1000)"),
+    ({"torch_index": "$(id)"}, "torch-index: '$(id)' is not an index URL"),
+    ({"torch_index": "https://mirror.example/whl/cpu?a=1;b"}, "torch-index: 'https://mirror"),
 ]
 
 

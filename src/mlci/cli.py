@@ -192,9 +192,11 @@ def _working_directory(flag: str | None) -> Path:
     from mlci.settings import ConfigError
 
     option = OPTIONS_BY_NAME["working-directory"]
-    raw = flag or os.environ.get(option.env_var, "").strip() or str(option.default)
+    from_env = os.environ.get(option.env_var, "").strip()
+    raw = flag or from_env or str(option.default)
+    where = f"{option.name} (from {option.env_var})" if not flag and from_env else option.name
     try:
-        return Path(str(option.parse(raw, option.name)))
+        return Path(str(option.parse(raw, where)))
     except OptionError as err:
         raise ConfigError(str(err)) from None
 
@@ -225,9 +227,16 @@ def _plan(args: argparse.Namespace) -> int:
     from mlci.planner import as_json, make_plan
     from mlci.settings import ConfigError, resolve
 
-    folder = _working_directory(getattr(args, "working-directory"))
     problems: list[str] = _version_problems(args.expect_version)
-    settings = resolve(folder, _flags(args), require_pyproject=False, problems=problems)
+    try:
+        folder, readable = _working_directory(getattr(args, "working-directory")), True
+    except ConfigError as err:
+        # Reported with every other bad input; the project's own settings cannot be read.
+        problems.extend(err.problems)
+        folder, readable = Path.cwd(), False
+    settings = resolve(
+        folder, _flags(args), require_pyproject=False, problems=problems, read_project=readable
+    )
     try:
         plan = make_plan(settings, problems)
     except ConfigError as err:

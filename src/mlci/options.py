@@ -52,12 +52,38 @@ class Option:
 
     def parse(self, raw: object, where: str) -> Value:
         """Turn a raw value (TOML value or environment string) into this option's type."""
+        problem = _raw_problem(raw)
+        if problem:
+            raise OptionError(f"{where}: {problem}")
         value = _convert(self, raw, where)
         if self.check is not None:
             problem = self.check(value)
             if problem:
                 raise OptionError(f"{where}: {problem}")
         return value
+
+
+# No setting needs more; CI inputs end up in job outputs and environment files.
+MAX_CHARS = 1000
+
+
+def _raw_problem(raw: object) -> str | None:
+    """Refuse what no option accepts before reading it: huge values and control characters
+    (a newline would start a new line in $GITHUB_ENV / $GITHUB_OUTPUT or a dotenv report)."""
+    texts: list[str] = []
+    if isinstance(raw, str):
+        texts = [raw]
+    elif isinstance(raw, list | tuple):
+        texts = [item for item in raw if isinstance(item, str)]
+    for text in texts:
+        if len(text) > MAX_CHARS:
+            return f"the value is {len(text)} characters long (at most {MAX_CHARS})"
+        # Line breaks around a value (a YAML block scalar) are harmless; inside, they are not.
+        control = sorted({c for c in text.strip() if ord(c) < 32 or ord(c) == 127})
+        if control:
+            shown = ", ".join(repr(c) for c in control)
+            return f"the value contains control characters ({shown}), e.g. a line break"
+    return None
 
 
 def _convert(option: Option, raw: object, where: str) -> Value:
@@ -208,6 +234,20 @@ def _check_image(value: Value) -> str | None:
     return f"{value!r} is not a container image reference (e.g. {example})"
 
 
+_INDEX_URL = re.compile(r"(https?|file)://[A-Za-z0-9._~:/?#@%+=,!-]+")
+_FOLDER = re.compile(r"[A-Za-z0-9._~/+=,@%-]+")
+
+
+def _check_index(value: Value) -> str | None:
+    assert isinstance(value, str)
+    if not value or _INDEX_URL.fullmatch(value) or _FOLDER.fullmatch(value):
+        return None
+    return (
+        f"{value!r} is not an index URL (https://...) or a folder path"
+        " (letters, digits and . _ ~ / + = , @ % -)"
+    )
+
+
 def _check_torch_version(value: Value) -> str | None:
     assert isinstance(value, str)
     ok = not value or _TORCH_VERSION.fullmatch(value)
@@ -315,6 +355,7 @@ OPTIONS: tuple[Option, ...] = (
         "Where torch comes from instead of PyTorch's index for the backend: a PEP 503 index URL"
         " (a mirror) or a local folder of wheels (air-gapped sites).",
         default_doc="`https://download.pytorch.org/whl/<backend>`",
+        check=_check_index,
         ci=True,
     ),
     Option(
@@ -366,7 +407,7 @@ OPTIONS: tuple[Option, ...] = (
         "notebook-timeout",
         "int",
         600,
-        "Seconds one notebook may run in `nbmake`.",
+        "Seconds one notebook cell may run in `nbmake`; a cell that runs longer fails the session.",
         check=_check_positive,
     ),
     Option(

@@ -23,8 +23,9 @@ class ConfigError(Exception):
     """User mistakes in the settings: printed one line each, never as a traceback."""
 
     def __init__(self, *problems: str, warnings: tuple[str, ...] = ()) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
+        unique = list(dict.fromkeys(problems))  # one check may be reached by two paths
+        super().__init__("; ".join(unique))
+        self.problems = unique
         self.warnings = warnings
 
 
@@ -88,16 +89,19 @@ class Settings:
 
 
 def read_pyproject(root: Path, *, required: bool = True) -> dict[str, Any]:
+    """The project's pyproject.toml as a dict; a missing or unreadable one is a ConfigError."""
     path = root / "pyproject.toml"
-    if not required and not path.exists():
-        return {}
     try:
+        if not required and not path.exists():
+            return {}
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"no pyproject.toml in {root}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML ({err})") from None
+    except OSError as err:  # a name too long, a file that is a folder, no permission
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
 
 
 def resolve(
@@ -107,15 +111,17 @@ def resolve(
     *,
     require_pyproject: bool = True,
     problems: list[str] | None = None,
+    read_project: bool = True,
 ) -> Settings:
     """Read the project's settings; raise ConfigError naming every bad key or value.
 
     An empty flag or environment value counts as not given: CI systems pass unset inputs as ''.
     With `problems`, bad values are appended there and replaced by their defaults instead of
     raising, so that a caller can check further and report everything at once.
+    read_project=False: leave pyproject.toml unread (its folder is itself a rejected input).
     """
     root = root.resolve()
-    pyproject = read_pyproject(root, required=require_pyproject)
+    pyproject = read_pyproject(root, required=require_pyproject) if read_project else {}
     project_name = str(pyproject.get("project", {}).get("name", ""))
     table = pyproject.get("tool", {}).get("mlci", {})
     if not isinstance(table, dict):

@@ -15,6 +15,7 @@ import pytest
 
 from mlci.junit import totals
 from tests.e2e.act_harness import ActRun, kit_copy, run_act, sample_copy
+from tests.hostile import CI_OPTIONS, payloads
 
 pytestmark = pytest.mark.integ
 
@@ -38,9 +39,10 @@ def act(
     *,
     edit: Callable[[Path], None] | None = None,
     labels: tuple[str, ...] = ("ubuntu-latest",),
+    event: dict[str, str] | None = None,
 ) -> ActRun:
     caller = sample_copy(tmp_path / "sample", with_lines, edit=edit)
-    return run_act(caller, kit, tmp_path / "act", labels)
+    return run_act(caller, kit, tmp_path / "act", labels, event=event)
 
 
 def test_every_session_runs_for_real_and_the_required_check_passes(
@@ -112,3 +114,50 @@ def test_gpu_leg_runs_on_the_gpu_runner_and_fails_without_a_device(
     run = act(tmp_path, kit, inputs, labels=("ubuntu-latest", "gpu-box"))
     assert results(run) == {"plan": "success", "gpu (cu126)": "failure", "mlci": "failure"}
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in run.text
+
+
+# act, unlike GitHub, evaluates a `${{ }}` found in an expression's result, so that payload never
+# reaches the workflow as text under act; the `mlci` command's test covers it as text.
+ACT_EVALUATES = "GitHub expression"
+
+
+@pytest.mark.parametrize("kind", [k for k in payloads(Path("marker")) if k != ACT_EVALUATES])
+def test_hostile_event_data_in_every_input_is_rejected_naming_each_and_never_runs(
+    tmp_path: Path, kit: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: event data an outsider controls (a commit message, a PR title) wired into
+    the inputs. Here every input gets the push event's `mlci_hostile` field."""
+    # act's --env-file would override the torch-index input with this machine's wheel folder.
+    monkeypatch.delenv("MLCI_TORCH_INDEX", raising=False)
+    marker = tmp_path / "marker"
+    hostile = dict.fromkeys((o.name for o in CI_OPTIONS), "${{ github.event.mlci_hostile }}")
+    run = act(
+        tmp_path, kit, {**FALLBACK, **hostile}, event={"mlci_hostile": payloads(marker)[kind]}
+    )
+    assert run.returncode != 0
+    assert results(run) == {"plan": "failure", "mlci": "failure"}  # no session job started
+    for option in CI_OPTIONS:
+        assert run.text.count(f"::error title=mlci::{option.name} (from {option.env_var}):") == 1
+    assert not marker.exists()
+    assert "MLCI_INJECTED" not in run.text.replace("\\nMLCI_INJECTED", "")
+
+
+def test_values_of_the_wrong_type_fail_the_plan_naming_each_input(
+    tmp_path: Path, kit: Path
+) -> None:
+    """Every input is a string on GitHub's side; mlci checks what the string holds."""
+    wrong = {
+        "coverage-fail-under": "ninety",
+        "testmon": "maybe",
+        "python-versions": "'{\"3.11\": true}'",
+    }
+    run = act(tmp_path, kit, {**FALLBACK, **wrong})
+    assert results(run) == {"plan": "failure", "mlci": "failure"}
+    assert (
+        "coverage-fail-under (from MLCI_COVERAGE_FAIL_UNDER): 'ninety' is not a number" in run.text
+    )
+    assert "testmon (from MLCI_TESTMON): 'maybe' is not a boolean" in run.text
+    assert (
+        "python-versions (from MLCI_PYTHON_VERSIONS): '{\"3.11\": true}' is not a Python"
+        in run.text
+    )

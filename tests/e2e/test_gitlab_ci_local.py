@@ -11,6 +11,7 @@ import pytest
 
 from mlci.junit import totals
 from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
+from tests.hostile import payloads
 
 pytestmark = pytest.mark.integ
 
@@ -111,3 +112,67 @@ def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
         "mlci-gpu: [cu130]": "FAIL",
     }
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
+
+
+# Inputs GitLab itself checks (type, `options:` or `regex:` in the template's spec); the others
+# reach the jobs as variables, where `mlci plan` checks them.
+GITLAB_CHECKED = (
+    "torch-version",
+    "torch-backend",
+    "working-directory",
+    "coverage-fail-under",
+    "testmon",
+    "mlci-repository",
+    "mlci-version",
+)
+
+
+@pytest.mark.parametrize("kind", list(payloads(Path("marker"))))
+def test_hostile_values_are_rejected_naming_each_input_and_never_run(
+    tmp_path: Path, remotes: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLCI_TORCH_INDEX", raising=False)  # the harness would override the input
+    marker = tmp_path / "marker"
+    value = payloads(marker)[kind]
+    hostile = {"python-versions": [value], "sessions": [value], "torch-index": value}
+    pipeline = run_pipeline(caller(tmp_path / "sample", hostile), remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert not marker.exists()
+    if kind == "very long value":  # GitLab's CI schema refuses it before any job exists
+        assert "Invalid .gitlab-ci.yml configuration" in pipeline.output
+        assert pipeline.status() == {}
+        return
+    assert pipeline.status() == {"mlci-plan": "FAIL"}, pipeline.output[-3000:]
+    for name in hostile:
+        assert f"{name} (from MLCI_{name.upper().replace('-', '_')}):" in pipeline.output, name
+
+
+@pytest.mark.parametrize("name", GITLAB_CHECKED)
+def test_inputs_gitlab_checks_refuse_a_hostile_value_by_name(
+    tmp_path: Path, remotes: Path, name: str
+) -> None:
+    marker = tmp_path / "marker"
+    inputs = {"python-versions": ["3.11"], name: payloads(marker)["command substitution"]}
+    pipeline = run_pipeline(caller(tmp_path / "sample", inputs), remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert pipeline.status() == {}  # refused while the include is read: no job at all
+    assert f"`{name}` input:" in pipeline.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "refusal"),
+    [
+        ({"python-versions": "3.11"}, "`python-versions` input:"),  # a string for an array
+        ({"python-versions": ["3.11"], "testmon": True}, "`testmon` input:"),  # not a string
+    ],
+    # An unknown input name is not in this table: GitLab refuses it, gitlab-ci-local ignores it.
+    ids=["string for array", "boolean for string"],
+)
+def test_unknown_names_and_wrong_types_are_refused_by_name(
+    tmp_path: Path, remotes: Path, inputs: dict[str, object], refusal: str
+) -> None:
+    pipeline = run_pipeline(caller(tmp_path / "sample", inputs), remotes, tmp_path)
+    assert pipeline.returncode != 0
+    assert pipeline.status() == {}
+    assert refusal in pipeline.output, pipeline.output[-2000:]
