@@ -139,6 +139,7 @@ def test_each_python_and_torch_build_gets_its_own_environment(
         (name, python): environment_for(envdir, spec(settings, name), python).location.name
         for name, python in [("mypy", "3.11"), ("unit", "3.11"), ("unit", "3.12"), ("gpu", "3.11")]
     }
+    assert environment_for(Path("envs"), spec(settings, "unit"), "3.11").location.is_absolute()
     assert places == {
         ("mypy", "3.11"): "py3.11-cpu",
         ("unit", "3.11"): "py3.11-cpu",

@@ -11,10 +11,17 @@ Nothing here imports nox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; run sessions one at a time there
+    fcntl = None  # type: ignore[assignment]
 
 from mlci.commands import SessionSpec, tools
 from mlci.settings import Settings
@@ -53,8 +60,26 @@ class Environment:
         }
 
 
+@contextlib.contextmanager
+def building(environment: Environment) -> Iterator[None]:
+    """Hold the environment's lock: sessions run in parallel (`nox -j`) share environments, and
+    the first one builds while the others wait, then find it up to date."""
+    lock = environment.location.parent / f"{environment.location.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def environment_for(envdir: Path, spec: SessionSpec, python: str) -> Environment:
-    return Environment(envdir / f"py{python}-{spec.torch_backend}", python, spec.torch_backend)
+    # Absolute: the folder goes on PATH, and tools change directories.
+    location = envdir.resolve() / f"py{python}-{spec.torch_backend}"
+    return Environment(location, python, spec.torch_backend)
 
 
 def shared_tools(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import inspect
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any, cast
 
 import nox
 from nox.command import CommandFailed
@@ -20,13 +22,20 @@ from nox.command import CommandFailed
 from mlci import torch_source
 from mlci._version import __version__
 from mlci.commands import SessionSpec, commands, specs
-from mlci.environments import Environment, environment_for, shared_tools
+from mlci.environments import Environment, building, environment_for, shared_tools
 from mlci.gpu import MULTI_DEVICE_SKIP_RE, visible_gpus
 from mlci.junit import skip_reasons, totals
 from mlci.settings import ConfigError, Settings, resolve
 from mlci.summary import total_coverage
 
 STAMP = ".mlci-installed"
+# `nox -j auto` (nox 2026.8.10 and later) runs the sessions side by side; environments.building()
+# lets one session build a shared environment while the others wait for it.
+PARALLEL: dict[str, bool] = (
+    {"allow_parallel": True}
+    if "allow_parallel" in inspect.signature(nox.session).parameters
+    else {}
+)
 
 
 def sessions(root: str | Path | None = None) -> None:
@@ -51,12 +60,14 @@ def _register(settings: Settings, spec: SessionSpec, chosen: list[SessionSpec]) 
             run_session(session, settings, spec, chosen, python)
 
         session_func.__doc__ = spec.summary
-        nox.session(
+        # cast: PARALLEL holds a keyword only newer nox releases know.
+        cast(Any, nox.session)(
             name=spec.nox_names()[spec.pythons.index(python)],
             python=python,
             venv_backend="none",
             default=spec.default,
             tags=[spec.name],
+            **PARALLEL,
         )(session_func)
     if spec.nox_names() != (spec.name,):
         names = spec.nox_names()
@@ -94,12 +105,13 @@ def run_session(
     try:
         scope = _lint_scope(settings) if spec.name == "lint" else ("--all-files",)
         to_run = commands(settings, spec.name, reports, list(session.posargs), scope)
-        _install(
-            session,
-            settings,
-            environment,
-            shared_tools(settings, chosen, python, spec.torch_backend),
-        )
+        with building(environment):
+            _install(
+                session,
+                settings,
+                environment,
+                shared_tools(settings, chosen, python, spec.torch_backend),
+            )
     except ConfigError as err:
         session.error(f"{spec.name}: {err}")
 
