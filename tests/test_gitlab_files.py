@@ -110,6 +110,7 @@ def test_jobs_are_hardened() -> None:
     base = documents(MAIN)[1][".mlci-job"]
     assert base["interruptible"] is True and base["timeout"]
     assert "script_failure" not in base["retry"]["when"]  # tests are never retried
+    assert "stuck_or_timeout_failure" not in base["retry"]["when"]  # nor hangs
     assert base["artifacts"]["when"] == "always"
     for name, job in {**documents(MAIN)[1], **documents(GPU)[1]}.items():
         if name.startswith("mlci-"):
