@@ -162,3 +162,19 @@ def pipeline_runs(env: dict[str, str]) -> bool:
 )
 def test_merge_request_pipelines_never_run_twice(event: dict[str, str], runs: bool) -> None:
     assert pipeline_runs(event) is runs
+
+
+def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
+    """mlci.planner.testmon_data names the file on GitHub (matrix `carry`); GitLab's cache
+    paths are static, so the template repeats it and this test keeps the two equal."""
+    from mlci.planner import testmon_data
+    from mlci.settings import resolve
+
+    unit = documents(MAIN)[1]["mlci-unit"]
+    uv, testmon = unit["cache"]
+    assert uv == documents(MAIN)[1][".mlci-job"]["cache"]  # the shared uv cache, unchanged
+    wd = "$[[ inputs.working-directory ]]"
+    settings = resolve(ROOT, {"working-directory": "x"}, environ={}, require_pyproject=False)
+    assert testmon["paths"] == [testmon_data(settings).replace("x", wd, 1)]
+    assert testmon["when"] == "always"
+    assert "$CI_JOB_NAME_SLUG" in testmon["key"]  # one record per Python (matrix leg)

@@ -216,6 +216,7 @@ def test_github_output(tmp_path: Path) -> None:
         "runs-on": ["linux-4core"],
         "container": "",
         "timeout-minutes": 60,
+        "carry": "",  # testmon is off
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
     assert (gpu["session"], gpu["gpu-backends"], gpu["runs-on"]) == (
@@ -371,6 +372,7 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
     )
     for leg in include:
         assert set(leg) == {
+            "carry",
             "id",
             "name",
             "session",
@@ -422,3 +424,14 @@ def test_any_text_is_rejected_or_passed_on_as_plain_data(
     for text in (plan_output.github(plan), plan_output.gitlab(plan)):
         for line in text.splitlines():
             assert SAFE.fullmatch(line), line
+
+
+def test_testmon_unit_legs_carry_its_data_from_run_to_run(tmp_path: Path) -> None:
+    plan = plan_for(
+        tmp_path, python_versions="3.11,3.12", testmon="true", working_directory="models/mlp"
+    )
+    carried = {job.id: job.carry for job in plan.jobs}
+    assert carried["unit-3.11"] == carried["unit-3.12"] == "models/mlp/.testmondata"
+    assert carried["lint"] == carried["mypy"] == ""
+    root = plan_for(tmp_path, testmon="true")
+    assert {job.carry for job in root.jobs if job.session.startswith("unit")} == {".testmondata"}

@@ -123,7 +123,9 @@ def commands(
     if session == "unit":
         args = ["pytest", *_tests_dir(settings), "-m", NOT_INTEG_OR_GPU, junit]
         if settings.flag("testmon"):
-            args.append("--testmon")
+            # forceselect: testmon turns selection off when -m is given, unless told otherwise.
+            # One record per session: unit-3.11 and unit-3.12 each know what they ran.
+            args += ["--testmon", "--testmon-forceselect", f"--testmon-env={reports.name}"]
         else:
             args += [
                 f"--cov={settings.package}",

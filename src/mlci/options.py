@@ -393,7 +393,8 @@ OPTIONS: tuple[Option, ...] = (
         "bool",
         False,
         "Run only the unit tests affected by the change (pytest-testmon); coverage is not"
-        " enforced then, since only some tests run.",
+        " enforced then, since only some tests run. In CI each unit job keeps testmon's data"
+        " (`.testmondata`) from one run to the next in the cache.",
         ci=True,
     ),
     Option("tests-dir", "str", "tests", "Folder of the project's tests."),

@@ -8,6 +8,7 @@ Duplicated list entries are dropped with a warning (the first occurrence is kept
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from mlci.compat import TorchRelease, load
@@ -29,6 +30,8 @@ class Job:
     torch_backend: str
     runner: tuple[str, ...]
     container: str = ""
+    # A file the job keeps from one CI run to the next (testmon's data), from the repository root.
+    carry: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -51,6 +54,7 @@ class Job:
             "runs-on": list(self.runner or default_runner),
             "container": self.container,  # empty: on the runner itself
             "timeout-minutes": TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"],
+            "carry": self.carry,  # empty: nothing to keep
         }
 
 
@@ -171,10 +175,18 @@ def _cpu_jobs(
         if session == "gpu":
             continue
         if session == "unit":
-            jobs += [Job(f"unit ({p})", f"unit-{p}", p, backend, runner) for p in pythons]
+            carry = testmon_data(settings) if settings.flag("testmon") else ""
+            jobs += [
+                Job(f"unit ({p})", f"unit-{p}", p, backend, runner, carry=carry) for p in pythons
+            ]
         else:
             jobs.append(Job(session, session, pythons[0], backend, runner))
     return tuple(jobs)
+
+
+def testmon_data(settings: Settings) -> str:
+    """testmon's data file, from the repository root: what a testmon job carries between runs."""
+    return str(PurePosixPath(settings.text("working-directory")) / ".testmondata")
 
 
 def _key(version: str) -> tuple[int, ...]:

@@ -119,6 +119,7 @@ def run_act(
     ref: str | None = None,
     job: str | None = None,
     event: dict[str, str] | None = None,
+    cache: Path | None = None,
 ) -> ActRun:
     """act runs `workflow` of the `caller` repository on a push (to `ref`, when given)."""
     artifacts = work / "artifacts"
@@ -139,6 +140,8 @@ def run_act(
         ),
         "MLCI_STANDIN_REPOS": f"{KIT}={kit}",
         "MLCI_STANDIN_ARTIFACTS": str(artifacts),
+        # actions/cache's stand-in store; two runs given the same folder share a cache.
+        "MLCI_STANDIN_CACHE": str(cache or work / "cache"),
         "NO_COLOR": "1",
         "PY_COLORS": "0",
     }

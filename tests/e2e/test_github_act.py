@@ -8,6 +8,7 @@ fallback inputs `mlci-repository` and `mlci-ref` (except the test that checks th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,9 +41,10 @@ def act(
     edit: Callable[[Path], None] | None = None,
     labels: tuple[str, ...] = ("ubuntu-latest",),
     event: dict[str, str] | None = None,
+    cache: Path | None = None,
 ) -> ActRun:
     caller = sample_copy(tmp_path / "sample", with_lines, edit=edit)
-    return run_act(caller, kit, tmp_path / "act", labels, event=event)
+    return run_act(caller, kit, tmp_path / "act", labels, event=event, cache=cache)
 
 
 def test_every_session_runs_for_real_and_the_required_check_passes(
@@ -161,3 +163,19 @@ def test_values_of_the_wrong_type_fail_the_plan_naming_each_input(
         "python-versions (from MLCI_PYTHON_VERSIONS): '{\"3.11\": true}' is not a Python"
         in run.text
     )
+
+
+def test_testmon_data_is_carried_to_the_next_run(tmp_path: Path, kit: Path) -> None:
+    """testmon on: the unit leg restores its data, runs only what changed, and saves it."""
+    inputs = {**FALLBACK, "sessions": "unit", "testmon": "'true'"}
+    cache = tmp_path / "cache"
+    first = act(tmp_path / "first", kit, inputs, cache=cache)
+    assert results(first) == {"plan": "success", "unit (3.11)": "success", "mlci": "success"}
+    assert "cache stand-in: no entry for mlci-carry-unit-3.11-" in first.text
+    assert "cache stand-in: saved .testmondata as mlci-carry-unit-3.11-" in first.text
+    assert re.search(r"collected \d+ items / \d+ deselected / [1-9]\d* selected", first.text)
+
+    second = act(tmp_path / "second", kit, inputs, cache=cache)  # the next commit: no change
+    assert results(second)["unit (3.11)"] == "success"
+    assert "cache stand-in: restored mlci-carry-unit-3.11-" in second.text
+    assert re.search(r"collected \d+ items / \d+ deselected / 0 selected", second.text)

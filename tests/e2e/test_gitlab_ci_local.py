@@ -176,3 +176,22 @@ def test_unknown_names_and_wrong_types_are_refused_by_name(
     assert pipeline.returncode != 0
     assert pipeline.status() == {}
     assert refusal in pipeline.output, pipeline.output[-2000:]
+
+
+def test_testmon_data_is_carried_to_the_next_pipeline(tmp_path: Path, remotes: Path) -> None:
+    """testmon on: the unit job's cache keeps its data, so the next pipeline runs only what
+    changed (here: nothing)."""
+    inputs = {"python-versions": ["3.11"], "sessions": ["unit"], "testmon": "true"}
+    project = caller(tmp_path / "sample", inputs)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = run_pipeline(project, remotes, tmp_path / "first")
+    assert first.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "PASS"}, first.output[
+        -3000:
+    ]
+    assert re.search(r"collected \d+ items / \d+ deselected / [1-9]\d* selected", first.output)
+
+    second = run_pipeline(project, remotes, tmp_path / "second")
+    assert second.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "PASS"}
+    assert "imported cache 'mlci-testmon-mlci-unit-3-11-" in second.output  # not the project
+    assert re.search(r"collected \d+ items / \d+ deselected / 0 selected", second.output)
