@@ -100,10 +100,18 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
 
 def test_job_time_limits_are_the_planners() -> None:
     """GitLab cannot read the plan's per-leg limits, so its YAML repeats them; kept equal here."""
-    from mlci.planner import TIMEOUT_MINUTES
+    from mlci.planner import REPORT_MINUTES, TIMEOUT_MINUTES
 
-    assert documents(MAIN)[1][".mlci-job"]["timeout"] == f"{TIMEOUT_MINUTES['cpu']}m"
-    assert documents(GPU)[1][".mlci-gpu-runner"]["timeout"] == f"{TIMEOUT_MINUTES['gpu']}m"
+    cpu, gpu = documents(MAIN)[1][".mlci-job"], documents(GPU)[1][".mlci-gpu-runner"]
+    assert cpu["timeout"] == f"{TIMEOUT_MINUTES['cpu']}m"
+    assert gpu["timeout"] == f"{TIMEOUT_MINUTES['gpu']}m"
+    # The script ends first, leaving time to upload the reports of a hung session.
+    assert (
+        cpu["variables"]["RUNNER_SCRIPT_TIMEOUT"] == f"{TIMEOUT_MINUTES['cpu'] - REPORT_MINUTES}m"
+    )
+    assert (
+        gpu["variables"]["RUNNER_SCRIPT_TIMEOUT"] == f"{TIMEOUT_MINUTES['gpu'] - REPORT_MINUTES}m"
+    )
 
 
 def test_jobs_are_hardened() -> None:

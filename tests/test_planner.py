@@ -216,6 +216,7 @@ def test_github_output(tmp_path: Path) -> None:
         "runs-on": ["linux-4core"],
         "container": "",
         "timeout-minutes": 60,
+        "session-timeout-minutes": 55,
         "carry": "",  # testmon is off
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
@@ -372,6 +373,7 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
     )
     for leg in include:
         assert set(leg) == {
+            "session-timeout-minutes",
             "carry",
             "id",
             "name",

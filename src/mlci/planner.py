@@ -18,6 +18,8 @@ from mlci.settings import ConfigError, Settings
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
 # Job time limits: a CPU session, and a GPU session (which also installs a CUDA torch).
 TIMEOUT_MINUTES = {"cpu": 60, "gpu": 90}
+# The session's own step stops this much earlier, so that a hung job still reports and uploads.
+REPORT_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,14 @@ class Job:
             "gpu-backends": self.torch_backend if self.is_gpu else "",
             "runs-on": list(self.runner or default_runner),
             "container": self.container,  # empty: on the runner itself
-            "timeout-minutes": TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"],
+            "timeout-minutes": self.timeout_minutes,
+            "session-timeout-minutes": self.timeout_minutes - REPORT_MINUTES,
             "carry": self.carry,  # empty: nothing to keep
         }
+
+    @property
+    def timeout_minutes(self) -> int:
+        return TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"]
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,19 @@ MATRIX_SUFFIX = re.compile(r"-\d+$")  # act names matrix legs "lint-1", "unit (3
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})\b")
 
 
-def kit_copy(dest: Path, tag: str = KIT_REF) -> Path:
-    """This working tree of the kit (uncommitted changes too) as a repository tagged `tag`."""
+def kit_copy(dest: Path, tag: str = KIT_REF, edit: Callable[[Path], None] | None = None) -> Path:
+    """This working tree of the kit (uncommitted changes too) as a repository tagged `tag`.
+
+    `edit` changes the copy before it is committed (to inject a fault into the kit itself).
+    """
     listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
+    if edit is not None:
+        edit(dest)
     commit_all(dest, "mlci under test")
     git(dest, "tag", tag)
     return dest

@@ -179,3 +179,32 @@ def test_testmon_data_is_carried_to_the_next_run(tmp_path: Path, kit: Path) -> N
     assert results(second)["unit (3.11)"] == "success"
     assert "cache stand-in: restored mlci-carry-unit-3.11-" in second.text
     assert re.search(r"collected \d+ items / \d+ deselected / 0 selected", second.text)
+
+
+def one_minute_sessions(kit: Path) -> None:
+    """The kit under test gives sessions one minute (60 - 5 in the release), so a hang ends soon."""
+    planner = kit / "src" / "mlci" / "planner.py"
+    text = planner.read_text()
+    assert 'TIMEOUT_MINUTES = {"cpu": 60,' in text
+    planner.write_text(
+        text.replace('TIMEOUT_MINUTES = {"cpu": 60,', 'TIMEOUT_MINUTES = {"cpu": 6,')
+    )
+
+
+def hang_a_test(sample: Path) -> None:
+    (sample / "tests" / "test_hangs.py").write_text(
+        "import time\n\n\ndef test_hangs():\n    time.sleep(3600)\n"
+    )
+
+
+def test_a_session_that_times_out_fails_the_required_check_and_still_reports(
+    tmp_path: Path,
+) -> None:
+    kit = kit_copy(tmp_path / "kit", edit=one_minute_sessions)
+    run = act(tmp_path, kit, {**FALLBACK, "sessions": "unit"}, edit=hang_a_test)
+    assert run.returncode != 0
+    assert results(run) == {"plan": "success", "unit (3.11)": "failure", "mlci": "failure"}
+    assert "❌ session: failure" in run.text  # the required check's verdict
+    # The step was stopped at its limit (act's words), and the summary step still ran after it.
+    assert "this step has been cancelled: signal: killed" in run.text
+    assert "### ❌ unit-3.11" in run.text
