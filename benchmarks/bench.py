@@ -131,6 +131,12 @@ class Bench:
             "floor: bare pytest (unit)",
             median(self.repeat, lambda: run(pytest, self.project, floor_env)),
         )
+        # The same with the coverage unit measures: what coverage itself costs.
+        covered = [*pytest, "--cov=sample_model", "--cov-report=xml:coverage-bench.xml"]
+        self.record(
+            "bare pytest --cov (unit)",
+            median(self.repeat, lambda: run(covered, self.project, floor_env)),
+        )
 
         def cache_hit() -> float:
             shutil.rmtree(envdir, ignore_errors=True)
@@ -309,6 +315,16 @@ def report(results: dict[str, float], sizes: dict[str, int], repeat: int) -> str
             "mlci warm unit / bare pytest floor",
             ratio("mlci warm: nox -s unit", "floor: bare pytest (unit)"),
             "<= 1.3",
+        ),
+        (
+            "mlci warm unit / bare pytest --cov (mlci's own overhead)",
+            ratio("mlci warm: nox -s unit", "bare pytest --cov (unit)"),
+            "",
+        ),
+        (
+            "bare pytest --cov / bare pytest (what coverage costs)",
+            ratio("bare pytest --cov (unit)", "floor: bare pytest (unit)"),
+            "",
         ),
         (
             "mlci cold / baseline cold",
