@@ -386,6 +386,18 @@ def report(results: dict[str, float], sizes: dict[str, int], repeat: int) -> str
     )
 
 
+NOTES = "## Notes"
+
+
+def write_report(path: Path, text: str) -> None:
+    """Replace the measured part of `path`, keeping its hand-written `## Notes` section."""
+    notes = ""
+    if path.is_file() and f"\n{NOTES}" in path.read_text():
+        notes = path.read_text()[path.read_text().index(f"\n{NOTES}") :]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n" + notes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -406,8 +418,7 @@ def main() -> None:
     print()
     print(text)
     if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+        write_report(args.write, text)
 
 
 if __name__ == "__main__":
