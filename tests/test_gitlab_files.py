@@ -112,6 +112,13 @@ def test_job_time_limits_are_the_planners() -> None:
     assert (
         gpu["variables"]["RUNNER_SCRIPT_TIMEOUT"] == f"{TIMEOUT_MINUTES['gpu'] - REPORT_MINUTES}m"
     )
+    # Every job with a limit of its own ends its script REPORT_MINUTES before that limit.
+    for path in (MAIN, GPU):
+        for name, job in documents(path)[1].items():
+            if isinstance(job, dict) and "timeout" in job:
+                minutes = int(job["timeout"].removesuffix("m"))
+                script = job.get("variables", {}).get("RUNNER_SCRIPT_TIMEOUT")
+                assert script == f"{minutes - REPORT_MINUTES}m", name
 
 
 def test_jobs_are_hardened() -> None:
