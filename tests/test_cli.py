@@ -10,8 +10,8 @@ import pytest
 
 import mlci
 from mlci.cli import main
-from mlci.docs import BEGIN, END, readme_block
-from mlci.options import OPTIONS
+from mlci.docs import readme_blocks
+from mlci.option_table import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 WriteProject = Callable[..., Path]
@@ -37,25 +37,62 @@ def test_sessions_shows_commands_and_sources(
 ) -> None:
     root = write_project("python-versions = ['3.11', '3.12']\n")
     (root / "src" / "my_model").mkdir(parents=True)
-    monkeypatch.setenv("MLCI_COVERAGE_FAIL_UNDER", "66")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_gpu.py").write_text("import pytest\npytestmark = pytest.mark.gpu\n")
+    monkeypatch.setenv("MLCI_TEST_TIMEOUT", "66")
     assert main(["sessions", "--project", str(root), "--json", "--xdist-workers", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     names = [row["session"] for row in data["sessions"]]
-    assert names == ["lint", "mypy", "unit-3.11", "unit-3.12", "integ", "nbmake", "gpu"]
+    # Nothing to check for integ and nbmake here: left out, each with its reason.
+    assert names == ["lint", "mypy", "unit-3.11", "unit-3.12", "gpu"]
+    assert data["left-out"] == {
+        "integ": "no test under tests/ is marked integ (@pytest.mark.integ)",
+        "nbmake": "no notebooks under notebooks/ (set notebooks)",
+    }
     unit = data["sessions"][2]
     assert unit["reports"] == "reports/unit-3.11"
-    assert "--cov-fail-under=66" in unit["commands"][0] and "-n 2" in unit["commands"][0]
-    nbmake = data["sessions"][5]
-    assert nbmake["commands"][0].startswith("(cannot run: nbmake: no notebooks")
-    assert data["settings"]["coverage-fail-under"] == {
-        "value": 66.0,
-        "source": "env MLCI_COVERAGE_FAIL_UNDER",
+    assert "--timeout=66" in unit["commands"][0] and "-n 2" in unit["commands"][0]
+    assert data["settings"]["test-timeout"] == {
+        "value": 66,
+        "source": "environment (MLCI_TEST_TIMEOUT)",
     }
-    assert data["settings"]["xdist-workers"] == {"value": "2", "source": "flag"}
+    assert data["settings"]["xdist-workers"] == {"value": "2", "source": "flag or CI input"}
+    assert data["installs"].startswith("pyproject.toml, resolved afresh; torch cpu from")
 
     assert main(["sessions", "--project", str(root)]) == 0
     text = capsys.readouterr().out
     assert "unit-3.12" in text and "[only when asked]" in text
+    assert "nbmake       left out: no notebooks under notebooks/" in text
+
+
+def test_sessions_never_prints_index_credentials(
+    write_project: WriteProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_project("torch-index = 'https://ci:s3cret@mirror.example/simple'\n")
+    (root / "src" / "my_model").mkdir(parents=True)
+    assert main(["sessions", "--project", str(root)]) == 0
+    assert main(["sessions", "--project", str(root), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out and "https://***@mirror.example/simple" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--python-versions", "3.9", "--python-versions", "3.12"],
+        ["plan", "--python-ver", "3.12"],  # an abbreviation
+        ["sessions", "--proj", "."],
+    ],
+    ids=["repeated flag", "abbreviated flag", "abbreviated option"],
+)
+def test_repeated_and_abbreviated_flags_are_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "is given more than once" in err or "unrecognized arguments" in err
 
 
 def test_user_mistakes_are_one_line_without_traceback(write_project: WriteProject) -> None:
@@ -93,11 +130,12 @@ def test_options_json_lists_every_option(capsys: pytest.CaptureFixture[str]) -> 
     assert [item["name"] for item in listed] == [option.name for option in OPTIONS]
 
 
-def test_readme_options_table_is_generated_from_the_options() -> None:
+def test_readme_tables_are_generated_from_the_option_table_and_the_registry() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert BEGIN in readme and END in readme, "README lacks the generated options table"
-    current = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
-    assert current == readme_block(), "README options table is stale: paste `mlci options`"
+    for (begin, end), text in readme_blocks().items():
+        assert begin in readme and end in readme, f"README lacks {begin}"
+        current = readme[readme.index(begin) + len(begin) : readme.index(end)]
+        assert current.strip() == text, f"README table {begin} is stale: `python -m mlci.docs`"
 
 
 def test_import_mlci_does_not_load_nox_or_torch() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlci.options import OPTIONS
+from mlci.option_table import OPTIONS
+from tests import github_semantics as gh
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -243,3 +244,124 @@ def test_actionlint_refuses_an_unknown_or_missing_typed_input(tmp_path: Path) ->
     assert done.returncode == 1
     assert 'input "pyhton-versions" is not defined' in done.stdout, done.stdout
     assert 'input "testmon" is typed as string' in done.stdout, done.stdout
+
+
+# --- concurrency: act ignores it, so the groups are computed here --------------------------------
+# tests/github_semantics.py renders `${{ }}` as GitHub does; inside a called workflow the github
+# context is the caller's (its name, ref and event).
+
+CI_YML = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def github_context(
+    workflow: str, path: str, ref: str, event: str, pr: int | None = None
+) -> dict[str, Any]:
+    return {
+        "workflow": workflow,
+        "workflow_ref": f"acme/repo/{path}@{ref}",
+        "ref": ref,
+        "event_name": event,
+        "run_id": "4242",
+        "event": {"pull_request": {"number": pr}} if pr else {},
+    }
+
+
+def group(path: Path, github: dict[str, Any], given: dict[str, str] | None = None) -> str:
+    data = load(path)
+    declared = (data["on"] or {}).get("workflow_call", {}) if isinstance(data["on"], dict) else {}
+    inputs = {
+        name: spec.get("default", "") for name, spec in (declared or {}).get("inputs", {}).items()
+    }
+    inputs.update(given or {})
+    if "concurrency" not in data:
+        return ""  # none of its own (the sample caller)
+    return gh.render(data["concurrency"]["group"], {"github": github, "inputs": inputs})
+
+
+def calls(path: Path) -> list[tuple[Path, dict[str, str]]]:
+    """(called workflow, its `with:`) for each job of `path` that calls one."""
+    found = []
+    for job in jobs_of(path).values():
+        uses = job.get("uses", "")
+        if uses.startswith("./.github/workflows/") or "/mlci/.github/workflows/" in uses:
+            name = uses.split("/.github/workflows/")[1].split("@")[0]
+            with_ = {key: str(value) for key, value in job.get("with", {}).items()}
+            found.append((ROOT / ".github" / "workflows" / name, with_))
+    return found
+
+
+def chain_groups(
+    path: Path, github: dict[str, Any], given: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """The group of `path` and of every workflow it calls, depth first: one run's groups."""
+    groups = [(path.name, group(path, github, given))]
+    for called, with_ in calls(path):
+        groups += chain_groups(called, github, with_)
+    return groups
+
+
+RUNS = {
+    "release tag": (
+        RELEASE_YML,
+        github_context("release", ".github/workflows/release.yml", "refs/tags/v1.2.3", "push"),
+    ),
+    "kit push": (
+        CI_YML,
+        github_context("ci", ".github/workflows/ci.yml", "refs/heads/main", "push"),
+    ),
+    "kit pull request": (
+        CI_YML,
+        github_context("ci", ".github/workflows/ci.yml", "refs/pull/7/merge", "pull_request", 7),
+    ),
+    "sample pull request": (
+        SAMPLE_CALLER,
+        github_context("ci", ".github/workflows/ci.yml", "refs/pull/7/merge", "pull_request", 7),
+    ),
+}
+
+
+@pytest.mark.parametrize("run_name", list(RUNS))
+def test_no_called_workflow_shares_a_concurrency_group_with_its_callers(run_name: str) -> None:
+    """Equal groups of a caller and a callee: GitHub cancels the run as a deadlock (release.yml
+    calling ci.yml did: both were `release-<ref>`, so nothing was ever published)."""
+    path, github = RUNS[run_name]
+    groups = chain_groups(path, github)
+    named = [g for _, g in groups if g]
+    assert len(named) == len(set(named)), groups
+    assert groups[-1][0] == "test.yml" and groups[-1][1]  # the chain reached the kit's workflow
+    if path == RELEASE_YML:
+        assert [name for name, _ in groups] == ["release.yml", "ci.yml", "test.yml"]
+
+
+def test_the_shipped_release_deadlock_is_caught() -> None:
+    """The groups as they shipped: ci.yml's `${{ github.workflow }}-<ref>` under release.yml's
+    `release-<ref>` render equal."""
+    github = RUNS["release tag"][1]
+    caller = gh.render("release-${{ github.ref }}", {"github": github})
+    callee = gh.render(
+        "${{ github.workflow }}-${{ github.event.pull_request.number || github.ref }}",
+        {"github": github},
+    )
+    assert caller == callee
+
+
+def test_called_workflows_never_build_their_group_from_github_workflow() -> None:
+    for path in WORKFLOWS:
+        data = load(path)
+        if "workflow_call" in (data["on"] or {}):
+            assert "github.workflow }}" not in data["concurrency"]["group"], path.name
+
+
+def test_two_calls_in_one_run_get_their_own_groups_and_names() -> None:
+    """A monorepo's caller with one job per project: neither call cancels or waits on the
+    other, and their artifacts and caches do not collide."""
+    github = github_context(
+        "ci", ".github/workflows/ci.yml", "refs/pull/3/merge", "pull_request", 3
+    )
+    first = group(TEST_YML, github, {"working-directory": "models/a"})
+    second = group(TEST_YML, github, {"working-directory": "models/b"})
+    same_folder = group(TEST_YML, github, {"working-directory": "models/a", "call-id": "gpu"})
+    assert len({first, second, same_folder}) == 3
+    # Another caller file of the same repository, same pull request, same project: its own group.
+    nightly = dict(github, workflow_ref="acme/repo/.github/workflows/nightly.yml@refs/pull/3/merge")
+    assert group(TEST_YML, nightly, {"working-directory": "models/a"}) != first

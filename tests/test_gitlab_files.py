@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mlci._version import __version__
 from mlci.compat import load as load_compat
-from mlci.options import OPTIONS, SESSION_NAMES
+from mlci.option_table import OPTIONS
+from mlci.registry import SESSION_NAMES
+from tests import gitlab_semantics as gl
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "ci-templates" / "gitlab"
@@ -23,11 +23,12 @@ GPU = TEMPLATES / "mlci-gpu.yml"
 MR = TEMPLATES / "merge-request-pipelines.yml"
 # GitLab-only inputs, and the CI option GitLab takes another way (tags on the hidden job).
 GITLAB_ONLY = {"image", "gpu-image", "stage", "mlci-repository", "mlci-version"}
-NOT_AN_INPUT_ON_GITLAB = {"runner", "gpu-container"}  # GitLab: gpu-image
+# GitLab: runner tags on the hidden job, gpu-image, one include per project (no call-id).
+NOT_AN_INPUT_ON_GITLAB = {"runner", "gpu-container", "call-id"}
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
-    return list(yaml.safe_load_all(path.read_text()))
+    return gl.documents(path)
 
 
 def spec_inputs(path: Path) -> dict[str, Any]:
@@ -35,14 +36,13 @@ def spec_inputs(path: Path) -> dict[str, Any]:
     return inputs
 
 
-@pytest.mark.parametrize("path", [MAIN, GPU, MR], ids=lambda p: p.name)
-def test_each_yaml_document_is_schema_valid(path: Path, tmp_path: Path) -> None:
+def schema_check(tmp_path: Path, *configs: dict[str, Any]) -> None:
     checker = shutil.which("check-jsonschema")
     assert checker
     files = []
-    for i, document in enumerate(documents(path)):
-        file = tmp_path / f"{path.stem}-{i}.json"
-        file.write_text(json.dumps(document))
+    for i, config in enumerate(configs):
+        file = tmp_path / f"config-{i}.json"
+        file.write_text(json.dumps(config))
         files.append(str(file))
     done = subprocess.run(
         [checker, "--builtin-schema", "vendor.gitlab-ci", *files],
@@ -51,6 +51,26 @@ def test_each_yaml_document_is_schema_valid(path: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", [MAIN, GPU, MR], ids=lambda p: p.name)
+def test_each_spec_header_is_schema_valid(path: Path, tmp_path: Path) -> None:
+    docs = documents(path)
+    schema_check(tmp_path, docs[0])
+
+
+def test_the_expanded_pipeline_is_schema_valid(tmp_path: Path) -> None:
+    """The body as GitLab sees it: inputs interpolated, `!reference` and `extends` resolved."""
+    schema_check(tmp_path, expanded(gpu=True, merge_requests=True))
+
+
+def expanded(*, gpu: bool = False, merge_requests: bool = False, **inputs: Any) -> dict[str, Any]:
+    bodies = [gl.include(MAIN, inputs)]
+    if gpu:
+        bodies.append(gl.include(GPU, {"gpu-runner": ["gpu"]}))
+    if merge_requests:
+        bodies.append(gl.include(MR))
+    return gl.configuration(*bodies)
 
 
 def test_inputs_are_the_ci_options_with_the_same_names() -> None:
@@ -67,7 +87,20 @@ def test_every_ci_option_reaches_the_jobs_as_its_variable() -> None:
     variables |= documents(GPU)[1][".mlci-job"]["variables"]
     for option in OPTIONS:
         if option.ci and option.name not in NOT_AN_INPUT_ON_GITLAB:
-            assert variables[option.env_var] == f"$[[ inputs.{option.name} ]]", option.name
+            value = variables[option.env_var]
+            # Array inputs with a space first (GitLab keeps a lone array block an array).
+            assert value.strip() == f"$[[ inputs.{option.name} ]]", option.name
+
+
+def test_every_variable_is_text_as_gitlab_requires() -> None:
+    """GitLab refuses a variable whose value is an array ("variable definition must be either a
+    string or a hash"); an array input that is a variable's whole value stays an array."""
+    config = expanded(gpu=True, merge_requests=True, **{"python-versions": ["3.11", "3.12"]})
+    for name, job in gl.jobs(config).items():
+        for key, value in (job.get("variables") or {}).items():
+            assert isinstance(value, str | int | float), f"{name}: {key} = {value!r}"
+    plan = config["mlci-plan"]["variables"]
+    assert plan["MLCI_PYTHON_VERSIONS"] == ' ["3.11", "3.12"]'  # read by mlci as a JSON list
 
 
 def test_defaults_follow_mlci() -> None:
@@ -91,8 +124,9 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
 
     from mlci.planner import make_plan
     from mlci.settings import resolve
+    from tests.test_planner import full_project
 
-    settings = resolve(tmp_path, {"gpu-runner": "gpu"}, environ={}, require_pyproject=False)
+    settings = resolve(full_project(tmp_path), {"gpu-runner": "gpu"}, environ={})
     plan = make_plan(settings)
     legs = {job.session.split("-")[0] for job in (*plan.jobs, *plan.gpu_jobs)}
     assert legs == set(SESSION_NAMES)
@@ -123,7 +157,7 @@ def test_job_time_limits_are_the_planners() -> None:
 
 def test_jobs_are_hardened() -> None:
     base = documents(MAIN)[1][".mlci-job"]
-    assert base["interruptible"] is True and base["timeout"]
+    assert base["timeout"]  # interruptible: set by the rules (test above)
     assert "script_failure" not in base["retry"]["when"]  # tests are never retried
     assert "stuck_or_timeout_failure" not in base["retry"]["when"]  # nor hangs
     assert base["artifacts"]["when"] == "always"
@@ -134,49 +168,136 @@ def test_jobs_are_hardened() -> None:
                 assert "$[[" not in line, f"{name}: inputs reach scripts through variables only"
 
 
-# --- merge request pipelines: gitlab-ci-local does not apply `workflow:`, so evaluate here ----
+# --- which jobs are in which pipeline ----------------------------------------------------------
+# gitlab-ci-local applies neither `workflow: rules` nor the default `only: [branches, tags]` of a
+# job without rules: tests/gitlab_semantics.py evaluates both from GitLab's documentation.
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "mlci.yml": {},
+    "mlci.yml + merge-request-pipelines.yml": {"merge_requests": True},
+    "mlci.yml + mlci-gpu.yml": {"gpu": True},
+    "all three": {"gpu": True, "merge_requests": True},
+    "sessions [unit] + gpu": {"gpu": True, "sessions": ["unit"]},
+}
 
 
-def evaluate(expression: str, env: dict[str, str]) -> bool:
-    """The subset of GitLab's rules:if the file uses: $VAR, $VAR == "x", &&."""
-
-    def term(text: str) -> bool:
-        match = re.fullmatch(r'\$(\w+)\s*==\s*"([^"]*)"', text.strip())
-        if match:
-            return env.get(match[1], "") == match[2]
-        match = re.fullmatch(r"\$(\w+)", text.strip())
-        assert match, text
-        return bool(env.get(match[1]))
-
-    return all(term(part) for part in expression.split("&&"))
+@pytest.mark.parametrize("pipeline", gl.PIPELINES, ids=lambda p: p.name)
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_every_job_a_pipeline_holds_has_the_jobs_it_needs(
+    config_name: str, pipeline: gl.Pipeline
+) -> None:
+    """GitLab refuses a pipeline where a job needs one that is absent: mlci-plan had no rules,
+    so it was left out of merge request pipelines that every session job joined."""
+    config = expanded(**CONFIGS[config_name])
+    if gl.pipeline_created(config, pipeline):
+        assert gl.missing_needs(config, pipeline) == []
 
 
-def pipeline_runs(env: dict[str, str]) -> bool:
-    for rule in documents(MR)[0]["workflow"]["rules"]:
-        if evaluate(rule["if"], env):
-            return bool(rule.get("when", "always") != "never")
-    return False
+def present_jobs(config: dict[str, Any], pipeline: gl.Pipeline) -> set[str]:
+    return {
+        name
+        for name, job in gl.jobs(config).items()
+        if gl.job_presence(config, job, pipeline).present
+    }
+
+
+ALL_JOBS = {"mlci-plan"} | {f"mlci-{name}" for name in SESSION_NAMES}
+
+
+@pytest.mark.parametrize("pipeline", gl.PIPELINES, ids=lambda p: p.name)
+def test_with_merge_request_pipelines_each_pipeline_runs_everything_once(
+    pipeline: gl.Pipeline,
+) -> None:
+    config = expanded(gpu=True, merge_requests=True)
+    created = gl.pipeline_created(config, pipeline)
+    # One pipeline per push: the merge request's, or the branch's when there is none.
+    assert created is (pipeline.name != "push to a branch with an open merge request")
+    if created:
+        assert present_jobs(config, pipeline) == ALL_JOBS
+
+
+@pytest.mark.parametrize("pipeline", gl.PIPELINES, ids=lambda p: p.name)
+def test_without_it_mlci_is_where_a_job_without_rules_would_be(pipeline: gl.Pipeline) -> None:
+    """No merge request pipeline is created on mlci's account (it would duplicate the branch
+    pipeline): the jobs are in branch and tag pipelines, as GitLab's default puts a job."""
+    config = expanded(gpu=True)
+    assert gl.pipeline_created(config, pipeline)
+    expected = ALL_JOBS if pipeline.ref_is_branch_or_tag else set()
+    assert present_jobs(config, pipeline) == expected
+
+
+def test_a_session_left_out_of_sessions_has_no_job() -> None:
+    config = expanded(gpu=True, sessions=["unit"])
+    pipeline = gl.PIPELINES[0]
+    assert present_jobs(config, pipeline) == {"mlci-plan", "mlci-unit"}
+
+
+@pytest.mark.parametrize("pipeline", gl.PIPELINES, ids=lambda p: p.name)
+def test_a_newer_pipeline_never_cancels_the_default_branch_or_a_tag(
+    pipeline: gl.Pipeline,
+) -> None:
+    config = expanded(gpu=True, merge_requests=True)
+    protected = (
+        pipeline.variables.get("CI_COMMIT_TAG")
+        or pipeline.variables.get("CI_COMMIT_BRANCH") == gl.DEFAULT_BRANCH
+    )
+    for name, job in gl.jobs(config).items():
+        presence = gl.job_presence(config, job, pipeline)
+        if presence.present:
+            assert presence.interruptible is not protected, name
 
 
 @pytest.mark.parametrize(
-    ("event", "runs"),
+    ("expression", "variables", "expected"),
     [
-        ({"CI_PIPELINE_SOURCE": "merge_request_event"}, True),
-        (
-            {
-                "CI_PIPELINE_SOURCE": "push",
-                "CI_COMMIT_BRANCH": "feature",
-                "CI_OPEN_MERGE_REQUESTS": "acme/x!1",
-            },
-            False,
-        ),
-        ({"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"}, True),
-        ({"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": "v1.0.0"}, True),
+        ('$A == "x"', {"A": "x"}, True),
+        ('$A == "x"', {}, False),
+        ('$A != "true"', {}, True),
+        ("$A", {"A": ""}, False),
+        ("$A == $B", {"A": "main", "B": "main"}, True),
+        ("$A == $B", {"B": "main"}, False),
+        ("$A =~ /[a-z]/ && $A !~ /(^|[^a-z])lint([^a-z]|$)/", {"A": '["unit"]'}, True),
+        ("$A =~ /[a-z]/ && $A !~ /(^|[^a-z])lint([^a-z]|$)/", {"A": '["lint"]'}, False),
+        ("$A =~ /[a-z]/ && $A !~ /(^|[^a-z])lint([^a-z]|$)/", {"A": "[]"}, False),
+        ("$A || $B && $C", {"A": "1"}, True),  # && binds tighter than ||
+        ("($A || $B) && $C", {"A": "1"}, False),
     ],
-    ids=["merge-request", "branch-with-open-mr", "branch", "tag"],
 )
-def test_merge_request_pipelines_never_run_twice(event: dict[str, str], runs: bool) -> None:
-    assert pipeline_runs(event) is runs
+def test_the_rules_evaluator_follows_gitlabs_expression_syntax(
+    expression: str, variables: dict[str, str], expected: bool
+) -> None:
+    assert gl.evaluate(expression, variables) is expected
+
+
+@pytest.mark.parametrize("pipeline", gl.PIPELINES, ids=lambda p: p.name)
+def test_with_the_workflow_no_default_branch_or_tag_pipeline_is_auto_cancelled(
+    pipeline: gl.Pipeline,
+) -> None:
+    """Job-level `interruptible: false` is not enough: under GitLab's default auto-cancel mode
+    (`conservative`) a pipeline whose jobs have not started yet is cancelled anyway."""
+    config = expanded(merge_requests=True)
+    if not gl.pipeline_created(config, pipeline):
+        return
+    protected = (
+        pipeline.variables.get("CI_COMMIT_TAG")
+        or pipeline.variables.get("CI_COMMIT_BRANCH") == gl.DEFAULT_BRANCH
+    )
+    assert gl.auto_cancel(config, pipeline) == ("none" if protected else "interruptible")
+
+
+def test_the_evaluator_catches_the_shipped_merge_request_defect() -> None:
+    """The check above, on the template as it shipped (mlci-plan without rules)."""
+    config = expanded(merge_requests=True)
+    config["mlci-plan"] = {k: v for k, v in config["mlci-plan"].items() if k != "rules"}
+    merge_request = next(p for p in gl.PIPELINES if p.name == "merge request")
+    assert gl.missing_needs(config, merge_request)[0].startswith(
+        "'mlci-integ' job needs 'mlci-plan' job, but 'mlci-plan' does not exist"
+    )
+
+
+def test_caches_of_protected_refs_are_their_own() -> None:
+    base = documents(MAIN)[1][".mlci-job"]
+    assert "$CI_COMMIT_REF_PROTECTED" in base["cache"]["key"]["prefix"]
 
 
 def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
@@ -193,3 +314,15 @@ def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
     assert testmon["paths"] == [testmon_data(settings).replace("x", wd, 1)]
     assert testmon["when"] == "always"
     assert "$CI_JOB_NAME_SLUG" in testmon["key"]  # one record per Python (matrix leg)
+
+
+def test_report_folders_are_the_planners() -> None:
+    """GitLab's artifact paths are static: they repeat mlci's reports folder, kept equal here."""
+    from mlci.project import REPORTS
+
+    wd = "$[[ inputs.working-directory ]]"
+    base = documents(MAIN)[1][".mlci-job"]["artifacts"]
+    assert base["paths"] == [f"{wd}/{REPORTS}/"]
+    assert base["reports"]["junit"] == f"{wd}/{REPORTS}/*/junit.xml"
+    unit = documents(MAIN)[1]["mlci-unit"]["artifacts"]["reports"]
+    assert unit["coverage_report"]["path"] == f"{wd}/{REPORTS}/unit-*/coverage.xml"

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import pytest
 
+from mlci import install as install_module
 from mlci import nox_sessions
-from mlci.commands import specs
-from mlci.environments import Environment, environment_for, shared_tools
-from mlci.settings import ConfigError, Settings, resolve
+from mlci.environments import Environment, environment_for
+from mlci.errors import ConfigError
+from mlci.registry import BY_NAME
+from mlci.settings import Settings, resolve
+from mlci.torch_source import TorchSource
+from mlci.validation import check
 
 ROOT = Path(__file__).resolve().parents[1]
 WriteProject = Callable[..., Path]
@@ -24,16 +26,20 @@ class Stop(Exception):
 
 
 class FakeSession:
+    """Enough of nox.Session for mlci (nox_sessions.Session, a Protocol)."""
+
     def __init__(self, tmp: Path, name: str = "unit-3.11") -> None:
         self.name = name
         self.posargs: list[str] = []
-        self.virtualenv = SimpleNamespace(location=str(tmp / "venv"))
-        (tmp / "venv").mkdir(exist_ok=True)
-        self.cache_dir = tmp / "cache"
+        self._cache = tmp / "cache"
         self.calls: list[tuple[str, tuple[str, ...], dict[str, Any]]] = []
 
-    def log(self, message: str) -> None:
-        self.calls.append(("log", (message,), {}))
+    @property
+    def cache_dir(self) -> Path:
+        return self._cache
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("log", tuple(map(str, args)), kwargs))
 
     def run_install(self, *args: str, **kwargs: Any) -> bool:
         self.calls.append(("install", args, kwargs))
@@ -47,8 +53,11 @@ class FakeSession:
         self.calls.append(("run", args, kwargs))
         return True
 
-    def error(self, message: str) -> NoReturn:
-        raise Stop(message)
+    def error(self, *args: Any) -> NoReturn:
+        raise Stop(" ".join(map(str, args)))
+
+    def notify(self, target: str, posargs: Any = None) -> None:
+        self.calls.append(("notify", (target,), {}))
 
     def of(self, kind: str) -> list[tuple[str, ...]]:
         return [args for k, args, _ in self.calls if k == kind]
@@ -60,6 +69,19 @@ def _mlci_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLCI_CACHE_DIR", str(tmp_path / "mlci-cache"))
 
 
+@pytest.fixture
+def uv_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str, str]]]:
+    """`uv pip install` calls, recorded instead of run; each succeeds."""
+    runs: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake(command: list[str], extra_env: dict[str, str]) -> tuple[int, str]:
+        runs.append((command, extra_env))
+        return 0, ""
+
+    monkeypatch.setattr(nox_sessions, "_run_and_keep", fake)
+    return runs
+
+
 def sample_like(write_project: WriteProject, table: str = "") -> Settings:
     root = write_project("python-versions = ['3.11']\n" + table)
     (root / "src" / "my_model").mkdir(parents=True)
@@ -67,89 +89,91 @@ def sample_like(write_project: WriteProject, table: str = "") -> Settings:
     return resolve(root, environ={})
 
 
-def spec(settings: Settings, name: str) -> Any:
-    return next(s for s in specs(settings) if s.name == name)
-
-
 def install(session: FakeSession, settings: Settings, name: str) -> Environment:
     """_install for one session, with the environment and tools run_session would pick."""
-    chosen = specs(settings)
-    environment = environment_for(session.cache_dir / "mlci", spec(settings, name), "3.11")
-    tools = shared_tools(settings, chosen, "3.11", spec(settings, name).torch_backend)
-    nox_sessions._install(session, settings, environment, tools)  # type: ignore[arg-type]
+    choice = check(settings)
+    backend = BY_NAME[name].backend(settings)
+    environment = environment_for(session.cache_dir / "mlci", "3.11", backend)
+    tools = nox_sessions.shared_tools(settings, choice, "3.11", backend)
+    request = install_module.request(settings, backend, tools, settings.root / "mlci-cache")
+    nox_sessions._install(session, settings, environment, request)
     return environment
 
 
-def pip_installs(session: FakeSession) -> list[tuple[str, ...]]:
-    return [args[2:] for args in session.of("install") if args[1:3] == ("pip", "install")]
-
-
-def test_install_builds_once_then_skips_until_the_project_changes(
-    write_project: WriteProject, tmp_path: Path
+def test_install_builds_once_then_skips_until_what_it_installs_changes(
+    write_project: WriteProject, tmp_path: Path, uv_runs: list[Any]
 ) -> None:
-    settings = sample_like(write_project, "extras = ['cli']\ndependency-groups = ['dev']\n")
+    settings = sample_like(
+        write_project,
+        "extras = ['cli']\ndependency-groups = ['dev']\n",
+    )
+    pyproject = settings.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + "[project.optional-dependencies]\ncli = []\n[dependency-groups]\ndev = []\n"
+    )
     session = FakeSession(tmp_path)
     environment = install(session, settings, "unit")
-    venv, pip, check = session.of("install")
+    venv, check_cpu = session.of("install")
     assert venv[1:] == ("venv", "--clear", "--quiet", "--python", "3.11", str(environment.location))
-    assert pip[1:5] == ("pip", "install", "--python", str(environment.interpreter))
+    [(pip, _)] = uv_runs
+    assert pip[1:5] == ["pip", "install", "--python", str(environment.interpreter)]
     args = pip[5:]
-    assert args[:3] == ("-e", ".[cli]", "--group=dev")
-    assert "pytest-cov>=6" in args and "--index" in args and "--constraint" in args
-    assert args[args.index("--index") + 1] == "https://download.pytorch.org/whl/cpu"
-    assert "CUDA packages in a CPU session" in check[2]
-    # Bytecode is compiled lazily (environments.py), so the install must not compile it.
-    [pip_kwargs] = [kw for kind, args, kw in session.calls if kind == "install" and args == pip]
-    assert pip_kwargs["env"]["UV_COMPILE_BYTECODE"] == "0"
+    assert args[:3] == ["-e", f"{settings.root}[cli]", f"--group={pyproject}:dev"]
+    assert "pytest-cov>=6" in args and "--constraint" in args
+    # torch from its own explicit index, everything else from the default one (see torch_source)
+    routing = Path(args[args.index("-r") + 1]).read_text()
+    assert 'torch = { index = "mlci-torch" }' in routing and "explicit = true" in routing
+    assert "--index" not in args
+    assert "mlci.torch_source" in check_cpu[2]
 
     install(session, settings, "unit")
-    assert len(pip_installs(session)) == 1
+    assert len(uv_runs) == 1
     assert any("install skipped" in args[0] for args in session.of("log"))
 
-    pyproject = settings.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + "\n# a dependency changed\n")
+    # mlci's own table and the other tools' tables install nothing: no rebuild.
+    pyproject.write_text(pyproject.read_text() + "[tool.ruff]\nline-length = 99\n")
+    text = pyproject.read_text().replace(
+        "python-versions = ['3.11']", "python-versions = ['3.11']\ncoverage-fail-under = 12"
+    )
+    pyproject.write_text(text)
     install(session, settings, "unit")
-    assert len(pip_installs(session)) == 2
+    assert len(uv_runs) == 1
+
+    # A dependency is what the environment is built from: rebuild.
+    pyproject.write_text(pyproject.read_text().replace("cli = []", "cli = ['rich']"))
+    install(session, settings, "unit")
+    assert len(uv_runs) == 2
 
 
 def test_sessions_on_one_python_and_build_share_one_environment(
-    write_project: WriteProject, tmp_path: Path
+    write_project: WriteProject, tmp_path: Path, uv_runs: list[Any]
 ) -> None:
-    settings = sample_like(write_project)
+    settings = sample_like(write_project, "sessions = ['lint', 'mypy', 'unit']\n")
     session = FakeSession(tmp_path)
     first = install(session, settings, "lint")
-    # The environment lint built already holds what mypy, unit, integ and nbmake need.
-    [built] = pip_installs(session)
-    for tool in ("pre-commit>=3.7", "pylint>=3.2", "mypy>=1.10", "pytest-cov>=6", "nbmake>=1.5"):
+    # The environment lint built already holds what mypy and unit need.
+    [(built, _)] = uv_runs
+    for tool in ("pre-commit>=3.7", "pylint>=3.2", "mypy>=1.10", "pytest-cov>=6"):
         assert tool in built
-    for name in ("mypy", "unit", "integ", "nbmake"):
+    for name in ("mypy", "unit"):
         assert install(session, settings, name) == first
-    assert len(pip_installs(session)) == 1
+    assert len(uv_runs) == 1
 
 
 def test_each_python_and_torch_build_gets_its_own_environment(
     write_project: WriteProject, tmp_path: Path
 ) -> None:
-    root = write_project("python-versions = ['3.11', '3.12']\nsessions = ['mypy', 'unit', 'gpu']\n")
+    root = write_project("python-versions = ['3.11', '3.12']\nsessions = ['mypy', 'unit']\n")
     (root / "src" / "my_model").mkdir(parents=True)
+    (root / "tests").mkdir()
     settings = resolve(root, environ={})
-    chosen = specs(settings)
-    envdir = tmp_path / "envs"
-    places = {
-        (name, python): environment_for(envdir, spec(settings, name), python).location.name
-        for name, python in [("mypy", "3.11"), ("unit", "3.11"), ("unit", "3.12"), ("gpu", "3.11")]
-    }
-    assert environment_for(Path("envs"), spec(settings, "unit"), "3.11").location.is_absolute()
-    assert places == {
-        ("mypy", "3.11"): "py3.11-cpu",
-        ("unit", "3.11"): "py3.11-cpu",
-        ("unit", "3.12"): "py3.12-cpu",
-        ("gpu", "3.11"): f"py3.11-{spec(settings, 'gpu').torch_backend}",
-    }
-    assert spec(settings, "gpu").torch_backend.startswith("cu")
+    choice = check(settings)
+    assert environment_for(Path("envs"), "3.11", "cpu").location.is_absolute()
+    assert environment_for(tmp_path, "3.12", "cu130").location.name == "py3.12-cu130"
     # Only unit runs on 3.12: that environment gets unit's tools, not mypy's.
-    assert "mypy>=1.10" not in shared_tools(settings, chosen, "3.12", "cpu")
-    assert "mypy>=1.10" in shared_tools(settings, chosen, "3.11", "cpu")
+    assert "mypy>=1.10" not in nox_sessions.shared_tools(settings, choice, "3.12", "cpu")
+    assert "mypy>=1.10" in nox_sessions.shared_tools(settings, choice, "3.11", "cpu")
 
 
 def test_the_environment_compiles_bytecode_away_from_the_sources(tmp_path: Path) -> None:
@@ -165,64 +189,75 @@ def test_the_environment_compiles_bytecode_away_from_the_sources(tmp_path: Path)
     assert environment.program("pytest") == str(environment.bin / "pytest")
 
 
-def test_projects_without_torch_get_no_index(write_project: WriteProject, tmp_path: Path) -> None:
+def test_projects_without_torch_get_no_torch_source(
+    write_project: WriteProject, tmp_path: Path, uv_runs: list[Any]
+) -> None:
     settings = sample_like(write_project, "torch-backend = 'none'\n")
     session = FakeSession(tmp_path)
     install(session, settings, "mypy")
-    [args] = pip_installs(session)
-    assert "--index" not in args and "mypy>=1.10" in args
-    assert len(session.of("install")) == 2  # venv and pip: no CPU-only check without torch
+    [(args, env)] = uv_runs
+    assert "-r" not in args and "mypy>=1.10" in args and env == {}
+    assert len(session.of("install")) == 1  # the venv: no CPU-only check without torch
+
+
+def test_index_credentials_go_to_uv_as_variables_never_on_the_command_line(
+    write_project: WriteProject, tmp_path: Path, uv_runs: list[Any]
+) -> None:
+    settings = sample_like(
+        write_project, "torch-index = 'https://ci:s3cret@mirror.example/torch/simple'\n"
+    )
+    session = FakeSession(tmp_path)
+    install(session, settings, "unit")
+    [(args, env)] = uv_runs
+    assert env == {"UV_INDEX_MLCI_TORCH_USERNAME": "ci", "UV_INDEX_MLCI_TORCH_PASSWORD": "s3cret"}
+    routing = Path(args[args.index("-r") + 1]).read_text()
+    assert "s3cret" not in " ".join(args) + routing + repr(session.calls)
+    assert 'url = "https://mirror.example/torch/simple"' in routing
+
+
+def test_a_failed_install_names_uvs_reason_and_is_not_repeated(
+    write_project: WriteProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = sample_like(write_project)
+    output = (
+        "Resolved 3 packages\n"
+        "error: No interpreter found for Python 3.11 in managed installations\n"
+    )
+    monkeypatch.setattr(nox_sessions, "_run_and_keep", lambda command, env: (2, output))
+    monkeypatch.setattr(nox_sessions, "FAILED", {})
+    session = FakeSession(tmp_path)
+    with pytest.raises(Stop) as stop:
+        install(session, settings, "unit")
+    assert str(stop.value).endswith(
+        "failed: No interpreter found for Python 3.11 in managed installations"
+    )
+    assert "torch came from" not in str(stop.value)  # no network hint for a missing Python
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        (
+            "  \N{MULTIPLICATION SIGN} No solution found when resolving dependencies:\n"
+            "  ╰─▶ Because nothing matches torch==9.9 ...\n",
+            "No solution found when resolving dependencies: Because nothing matches torch==9.9 ...",
+        ),
+        (
+            "error: Failed to fetch: `https://download.pytorch.org/whl/cpu/torch/`\n"
+            "  Caused by: dns error\n",
+            "Failed to fetch: `https://download.pytorch.org/whl/cpu/torch/` (torch comes from"
+            " PyTorch index: https://download.pytorch.org/whl/cpu; uv retries network errors"
+            " UV_HTTP_RETRIES times, 3 by default)",
+        ),
+    ],
+)
+def test_install_failure_reasons(tmp_path: Path, output: str, reason: str) -> None:
+    source = TorchSource("cpu", "https://download.pytorch.org/whl/cpu", "PyTorch index", tmp_path)
+    assert nox_sessions.install_failure(output, source) == reason
 
 
 def test_mlci_requirement_is_this_source_tree() -> None:
-    assert nox_sessions.mlci_requirement() == ["-e", str(ROOT)]
-
-
-def junit(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "junit.xml"
-    path.write_text(f"<testsuites>{body}</testsuites>")
-    return path
-
-
-def test_a_session_that_ran_no_tests_fails(tmp_path: Path) -> None:
-    session = FakeSession(tmp_path)
-    empty = junit(tmp_path, '<testsuite tests="0" failures="0" errors="0" skipped="0"/>')
-    with pytest.raises(Stop, match="integ: no tests ran"):
-        nox_sessions._check_tests_ran(session, "integ", empty)  # type: ignore[arg-type]
-    nox_sessions._check_tests_ran(session, "unit", empty)  # type: ignore[arg-type]  # coverage guards unit
-
-
-def test_a_gpu_session_with_skips_fails(tmp_path: Path) -> None:
-    session = FakeSession(tmp_path)
-    report = junit(
-        tmp_path,
-        '<testsuite tests="2" failures="0" errors="0" skipped="1">'
-        '<testcase classname="t" name="a"><skipped message="CUDA not available"/></testcase>'
-        '<testcase classname="t" name="b"/></testsuite>',
-    )
-    with pytest.raises(Stop, match=r"gpu: 1 gpu test\(s\) skipped.*t::a: CUDA not available"):
-        nox_sessions._check_tests_ran(session, "gpu", report)  # type: ignore[arg-type]
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
-
-
-def test_lint_scope(write_project: WriteProject, tmp_path: Path) -> None:
-    settings = sample_like(write_project)
-    with pytest.raises(ConfigError, match="pre-commit needs a git repository"):
-        nox_sessions._lint_scope(settings)
-    git(settings.root, "init", "-q")
-    assert nox_sessions._lint_scope(settings) == ("--all-files",)
-
-    sub = settings.root / "project"
-    sub.mkdir()
-    (sub / "pyproject.toml").write_text("[project]\nname='p'\n")
-    (sub / "a.py").write_text("")
-    (settings.root / "outside.py").write_text("")
-    git(settings.root, "add", "-A")
-    inner = resolve(sub, environ={})
-    assert nox_sessions._lint_scope(inner) == ("--files", "a.py", "pyproject.toml")
+    assert install_module.mlci_requirement() == ["-e", str(ROOT)]
 
 
 def test_bad_settings_stop_the_noxfile_with_one_line(
@@ -232,39 +267,33 @@ def test_bad_settings_stop_the_noxfile_with_one_line(
     with pytest.raises(SystemExit) as done:
         nox_sessions.sessions(root)
     assert done.value.code == 2
-    assert capsys.readouterr().err.startswith("mlci: [tool.mlci] sessions: 'docs' is not a session")
-
-
-def test_unit_fails_below_the_threshold_even_if_pytest_passed(
-    write_project: WriteProject, tmp_path: Path
-) -> None:
-    settings = sample_like(write_project, "coverage-fail-under = 90\n")
-    report = tmp_path / "coverage.xml"
-    report.write_text(
-        '<coverage lines-valid="80" lines-covered="70" branches-valid="20" branches-covered="10"/>'
+    assert capsys.readouterr().err.startswith(
+        "mlci: error: [tool.mlci] sessions: 'docs' is not a session"
     )
-    with pytest.raises(Stop, match=r"unit: coverage 80.00% is under coverage-fail-under 90%"):
-        nox_sessions._check_coverage(FakeSession(tmp_path), settings, report)  # type: ignore[arg-type]
-    with pytest.raises(Stop, match="unit: no coverage report"):
-        nox_sessions._check_coverage(FakeSession(tmp_path), settings, tmp_path / "none.xml")  # type: ignore[arg-type]
-    report.write_text('<coverage lines-valid="10" lines-covered="9" branches-valid="0"/>')
-    nox_sessions._check_coverage(FakeSession(tmp_path), settings, report)  # type: ignore[arg-type]
 
 
-def test_a_gpu_session_accepts_only_the_multi_device_skip(tmp_path: Path) -> None:
-    session = FakeSession(tmp_path)
-    allowed = junit(
-        tmp_path,
-        '<testsuite tests="2" failures="0" errors="0" skipped="1">'
-        '<testcase classname="t" name="ddp"><skipped message="needs 2 CUDA devices,'
-        ' this machine has 1"/></testcase><testcase classname="t" name="b"/></testsuite>',
-    )
-    nox_sessions._check_tests_ran(session, "gpu", allowed)  # type: ignore[arg-type]
-    only_skips = junit(
-        tmp_path,
-        '<testsuite tests="1" failures="0" errors="0" skipped="1">'
-        '<testcase classname="t" name="ddp"><skipped message="needs 2 CUDA devices,'
-        ' this machine has 1"/></testcase></testsuite>',
-    )
-    with pytest.raises(Stop, match="every gpu test was skipped"):
-        nox_sessions._check_tests_ran(session, "gpu", only_skips)  # type: ignore[arg-type]
+def test_a_reports_symlink_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    (target / "lint").mkdir(parents=True)
+    (target / "lint" / "keep.txt").write_text("data")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "reports").symlink_to(target)
+    with pytest.raises(ConfigError, match="reports is a symbolic link"):
+        nox_sessions._fresh_reports(project, "lint")
+    assert (target / "lint" / "keep.txt").read_text() == "data"
+
+
+def test_fresh_reports_are_kept_out_of_git(tmp_path: Path) -> None:
+    folder = nox_sessions._fresh_reports(tmp_path, "unit-3.11")
+    (folder / "old.xml").write_text("")
+    folder = nox_sessions._fresh_reports(tmp_path, "unit-3.11")
+    assert list(folder.iterdir()) == []
+    assert (tmp_path / "reports" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_reports_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    """An unwritable report folder (root writes anywhere, so a file stands in for it)."""
+    (tmp_path / "reports").write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot prepare"):
+        nox_sessions._fresh_reports(tmp_path, "lint")

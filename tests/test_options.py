@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlci.options import OPTIONS, OPTIONS_BY_NAME, SESSION_NAMES, OptionError, parse_list
+from mlci.option_table import OPTIONS, OPTIONS_BY_NAME
+from mlci.options import OptionError, parse_list
+from mlci.registry import SESSION_NAMES
 
 
 @pytest.mark.parametrize(
@@ -13,7 +15,7 @@ from mlci.options import OPTIONS, OPTIONS_BY_NAME, SESSION_NAMES, OptionError, p
         ("3.12", ("3.12",)),
         ("", ()),
         (["a", " b "], ("a", "b")),
-        ([3.1], ("3.1",)),
+        ([3], ("3",)),
     ],
 )
 def test_parse_list_accepts_json_comma_and_toml(raw: object, expected: tuple[str, ...]) -> None:
@@ -27,6 +29,8 @@ def test_parse_list_accepts_json_comma_and_toml(raw: object, expected: tuple[str
         ({"a": 1}, "is not a list"),
         ([["nested"]], "is not a string"),
         ([True], "is not a string"),
+        # TOML reads 3.10 as 3.1: refused, saying to quote it.
+        ([3.10], r'3\.1 is a number, not text: quote versions \("3\.10", not 3\.10\)'),
     ],
 )
 def test_parse_list_rejects(raw: object, message: str) -> None:
@@ -72,6 +76,15 @@ def test_parse_converts(name: str, raw: object, expected: object) -> None:
         ("package", "my-model", "not a Python package name"),
         ("extras", "dev,$(whoami)", "not a valid name"),
         ("tests-dir", 3, "not a string"),
+        ("tests-dir", "/etc", "not a relative folder inside the project"),
+        ("notebooks", "../outside", "not a relative folder inside the project"),
+        # ASCII digits only: Python's int() and float() read these, mlci does not.
+        ("xdist-workers", "²", "not a worker count"),
+        ("notebook-timeout", "\u0661\u0661", "not a whole number"),  # Arabic-Indic 11
+        ("coverage-fail-under", "\u0668\u0660", "not a number"),
+        ("python-versions", "3.\u0661\u0661", "is not a Python version"),
+        ("test-timeout", "-1", "must be 0 \\(off\\) or more"),
+        ("call-id", "a b", "is not a name"),
     ],
 )
 def test_parse_rejects_with_the_setting_named(name: str, raw: object, message: str) -> None:
@@ -96,3 +109,31 @@ def test_defaults_pass_their_own_checks() -> None:
 
 def test_default_sessions_are_all_sessions() -> None:
     assert OPTIONS_BY_NAME["sessions"].default == SESSION_NAMES
+
+
+def test_settings_have_one_typed_attribute_per_option() -> None:
+    """The table is the data, Settings the typed view (mypy catches a misspelt option)."""
+    import dataclasses
+    import typing
+
+    from mlci.settings import Settings
+
+    python_type = {
+        "str": str,
+        "bool": bool,
+        "int": int,
+        "number": float,
+        "list": tuple[str, ...],
+    }
+    hints = typing.get_type_hints(Settings)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    extra = {"root", "project_name", "sources", "warnings"}
+    assert fields - extra == {option.attribute for option in OPTIONS}
+    for option in OPTIONS:
+        assert hints[option.attribute] == python_type[option.kind], option.name
+
+
+def test_what_chooses_where_jobs_run_is_never_read_from_pyproject() -> None:
+    """A pull request's own pyproject.toml must not move jobs onto other runners or images."""
+    placement = {"runner", "gpu-runner", "gpu-container", "call-id"}
+    assert {option.name for option in OPTIONS if not option.project} == placement

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from mlci import plan_output
 from mlci.cli import main
 from mlci.compat import load
-from mlci.planner import Plan, as_json, make_plan
-from mlci.settings import ConfigError, resolve
+from mlci.errors import ConfigError
+from mlci.plan_output import as_json
+from mlci.planner import Plan, make_plan
+from mlci.settings import resolve
 
 COMPAT = load()
 NEWEST = COMPAT.newest
@@ -24,8 +26,24 @@ PYTHONS = ", ".join(NEWEST.pythons)
 BUILDS = ", ".join(NEWEST.cuda)
 
 
+def full_project(root: Path) -> Path:
+    """A project where every session has something to check (so the default runs them all)."""
+    if not (root / "pyproject.toml").exists():
+        (root / "pyproject.toml").write_text("[project]\nname = 'my-model'\n")
+        (root / "src" / "my_model").mkdir(parents=True)
+        (root / "tests").mkdir()
+        (root / "tests" / "test_x.py").write_text(
+            "import pytest\n\n@pytest.mark.integ\ndef test_i(): ...\n\n"
+            "@pytest.mark.gpu\ndef test_g(): ...\n"
+        )
+        (root / "notebooks").mkdir()
+        (root / "notebooks" / "n.ipynb").write_text("{}")
+    return root
+
+
 def plan_for(tmp_path: Path, **flags: str) -> Plan:
-    """Plan from flags alone (no pyproject), as the CI front ends call it."""
+    """Plan from flags, as the CI front ends call it, for a project that has every session."""
+    full_project(tmp_path)
     problems: list[str] = []
     names = {key.replace("_", "-"): value for key, value in flags.items()}
     found = resolve(tmp_path, names, environ={}, require_pyproject=False, problems=problems)
@@ -49,12 +67,13 @@ BAD_INPUTS = [
         "python-versions: 3.14 is not available for torch 2.5 (has 3.9, 3.10, 3.11, 3.12, 3.13)",
     ),
     ({"python_versions": "three"}, "python-versions: 'three' is not a Python version like 3.12"),
-    ({"python_versions": "[]"}, "python-versions: the list is empty"),
+    ({"python_versions": "[]"}, None),  # an unset array input (GitLab passes []): the default
     ({"python_versions": '["3.11",'}, "python-versions: malformed JSON array"),
-    ({"torch_backend": "cu999"}, "torch-backend: cu999 is a CUDA build; CPU jobs use cpu"),
+    ({"torch_backend": "cu999"}, "torch-backend: cu999 is a CUDA build; CPU sessions use cpu"),
     (
         {"torch_backend": "cu128"},
-        "torch-backend: cu128 is a CUDA build; CPU jobs use cpu (CUDA builds go in gpu-backends)",
+        "torch-backend: cu128 is a CUDA build; CPU sessions use cpu"
+        " (CUDA builds go in gpu-backends)",
     ),
     (
         {"torch_backend": "rocm6.4"},
@@ -74,7 +93,8 @@ BAD_INPUTS = [
         "sessions: 'docs' is not a session (choose from lint, mypy, unit, integ, nbmake, gpu)",
     ),
     ({"sessions": ""}, None),  # empty input means "not given": the default runs
-    ({"sessions": "[]"}, "sessions: the list is empty (choose from lint, mypy"),
+    ({"sessions": "[]"}, None),
+    ({"sessions": "[ ]"}, "sessions: the list is empty (choose from lint, mypy"),
     ({"sessions": "gpu"}, "gpu-runner: the gpu session needs a GPU runner"),
     ({"sessions": "unit,gpu"}, "gpu-runner: the gpu session needs a GPU runner"),
     ({"coverage_fail_under": "101"}, "coverage-fail-under: 101 is outside 0-100"),
@@ -84,7 +104,7 @@ BAD_INPUTS = [
     ({"torch_version": "latest"}, "torch-version: 'latest' is not a torch release like 2.13"),
     (
         {"working_directory": "../elsewhere"},
-        "working-directory: '../elsewhere' is not a relative folder inside the repository",
+        "working-directory: '../elsewhere' is not a relative folder inside the project",
     ),
     ({"working_directory": "/etc"}, "working-directory: '/etc' is not a relative folder"),
     (
@@ -142,10 +162,10 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
 
 def test_duplicates_run_once_with_a_warning(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, python_versions="3.11,3.12,3.11", sessions="unit,unit,lint")
-    assert [job.session for job in plan.jobs] == ["unit-3.11", "unit-3.12", "lint"]
+    assert [job.session for job in plan.jobs] == ["lint", "unit-3.11", "unit-3.12"]
     assert plan.warnings == (
-        "sessions: unit is listed more than once; it runs once",
         "python-versions: 3.11 is listed more than once; it runs once",
+        "sessions: unit is listed more than once; it runs once",
     )
 
 
@@ -175,7 +195,35 @@ def test_gpu_legs_carry_the_container_cpu_legs_run_on_the_runner(tmp_path: Path)
 def test_gpu_runner_without_gpu_session_warns(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, gpu_runner="gpu", sessions="unit")
     assert plan.gpu_jobs == ()
-    assert plan.warnings == ("gpu-runner is given but sessions has no gpu: no GPU job runs",)
+    assert plan.warnings == ("gpu-runner is given but no GPU job runs: sessions has no gpu",)
+
+
+def test_unset_sessions_are_those_with_something_to_check(tmp_path: Path) -> None:
+    """The default leaves out what has nothing to check, saying why; a list is taken as is."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'my-model'\n")
+    (tmp_path / "src" / "my_model").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    problems: list[str] = []
+    settings = resolve(tmp_path, {}, environ={}, problems=problems)
+    plan = make_plan(settings, problems)
+    assert [job.session for job in plan.jobs] == ["lint", "mypy", f"unit-{settings.main_python}"]
+    assert plan.choice.left_out == {
+        "integ": "no test under tests/ is marked integ (@pytest.mark.integ)",
+        "nbmake": "no notebooks under notebooks/ (set notebooks)",
+        "gpu": "no test under tests/ is marked gpu (@pytest.mark.gpu)",
+    }
+    # GitLab made a job per session already: one that has nothing to check is an error there.
+    with pytest.raises(ConfigError) as err:
+        make_plan(settings, [], static_jobs=True)
+    assert err.value.problems == [
+        f"sessions: {name} has nothing to check ({why}), but the template has a job for it:"
+        " list the sessions to run in the template's `sessions` input"
+        for name, why in plan.choice.left_out.items()
+        if name != "gpu"
+    ]
+    listed = resolve(tmp_path, {"sessions": "unit,nbmake"}, environ={})
+    with pytest.raises(ConfigError, match=r"^nbmake: nothing to check: no notebooks under"):
+        make_plan(listed)
 
 
 def test_projects_without_torch_accept_any_python(tmp_path: Path) -> None:
@@ -188,9 +236,11 @@ def test_projects_without_torch_accept_any_python(tmp_path: Path) -> None:
 
 def test_pyproject_settings_are_planned(write_project) -> None:  # type: ignore[no-untyped-def]
     root = write_project("python-versions = ['3.12', '3.11']\nsessions = ['unit', 'lint']\n")
+    (root / "src" / "my_model").mkdir(parents=True)
+    (root / "tests").mkdir()
     plan = make_plan(resolve(root, environ={}))
-    assert [job.name for job in plan.jobs] == ["unit (3.12)", "unit (3.11)", "lint"]
-    assert plan.jobs[2].python == "3.12"  # the first version runs the single-Python sessions
+    assert [job.name for job in plan.jobs] == ["lint", "unit (3.12)", "unit (3.11)"]
+    assert plan.jobs[0].python == "3.12"  # the first version runs the single-Python sessions
 
 
 def test_github_output(tmp_path: Path) -> None:
@@ -208,6 +258,8 @@ def test_github_output(tmp_path: Path) -> None:
     ]
     assert legs["unit-3.12"] == {
         "id": "unit-3.12",
+        "key": "unit-3.12",
+        "reports": "reports/unit-3.12",
         "name": "unit (3.12)",
         "session": "unit-3.12",
         "python": "3.12",
@@ -233,7 +285,7 @@ def test_github_output(tmp_path: Path) -> None:
 
 
 def test_plan_summary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(full_project(tmp_path))
     summary = tmp_path / "summary.md"
     assert main(["plan", "--summary", str(summary), "--format", "json"]) == 0
     assert summary.read_text().startswith("### mlci plan\n\n```\ntorch ")
@@ -264,7 +316,7 @@ def test_table_names_every_job(tmp_path: Path) -> None:
 def test_cli_plan_exit_codes_and_output_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(full_project(tmp_path))
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     out = tmp_path / "github_output"
     out.write_text("earlier=kept\n")
@@ -289,14 +341,15 @@ def test_cli_plan_exit_codes_and_output_file(
 def test_cli_plan_reads_env_and_explains(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(full_project(tmp_path))
     monkeypatch.setenv("MLCI_PYTHON_VERSIONS", '["3.12"]')
     monkeypatch.setenv("MLCI_TESTMON", "")  # an unset CI input
     assert main(["plan", "--explain", "--format", "json"]) == 0
     text = capsys.readouterr().out
     data = json.loads(text[: text.index("\nsettings\n")])
     assert data["settings"]["python-versions"] == ["3.12"]
-    assert 'python-versions      ["3.12"]' in text and "env MLCI_PYTHON_VERSIONS" in text
+    assert 'python-versions      ["3.12"]' in text
+    assert "environment (MLCI_PYTHON_VERSIONS)" in text
 
 
 def test_plan_is_fast_and_imports_neither_torch_nor_nox(tmp_path: Path) -> None:
@@ -305,7 +358,11 @@ def test_plan_is_fast_and_imports_neither_torch_nor_nox(tmp_path: Path) -> None:
         "print(sorted(m for m in ('nox', 'torch') if m in sys.modules), file=sys.stderr)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=full_project(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert done.stderr.strip() == "[]"
 
@@ -373,6 +430,8 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
     )
     for leg in include:
         assert set(leg) == {
+            "key",
+            "reports",
             "session-timeout-minutes",
             "carry",
             "id",
@@ -437,3 +496,27 @@ def test_testmon_unit_legs_carry_its_data_from_run_to_run(tmp_path: Path) -> Non
     assert carried["lint"] == carried["mypy"] == ""
     root = plan_for(tmp_path, testmon="true")
     assert {job.carry for job in root.jobs if job.session.startswith("unit")} == {".testmondata"}
+
+
+def test_legs_of_a_project_in_a_folder_name_it_in_reports_and_keys(tmp_path: Path) -> None:
+    """Two calls in one run (a monorepo) must not collide in artifact or cache names."""
+    plan = plan_for(tmp_path, working_directory="models/mlp", python_versions="3.11")
+    unit = next(job for job in plan.jobs if job.id == "unit-3.11")
+    assert unit.reports == "models/mlp/reports/unit-3.11"
+    assert unit.key == "models-mlp-unit-3.11"
+    named = plan_for(tmp_path, working_directory="models/mlp", call_id="gpu-box")
+    assert {job.key.split("-unit")[0] for job in named.jobs if job.id.startswith("unit")} == {
+        "gpu-box"
+    }
+
+
+def test_requires_python_excludes_versions_by_name(tmp_path: Path) -> None:
+    full_project(tmp_path)
+    path = tmp_path / "pyproject.toml"
+    path.write_text(path.read_text() + "requires-python = '>=3.12'\n")
+    assert problems_for(tmp_path, python_versions="3.10,3.11,3.12") == [
+        "python-versions: 3.10 is excluded by requires-python >=3.12 in pyproject.toml",
+        "python-versions: 3.11 is excluded by requires-python >=3.12 in pyproject.toml",
+    ]
+    path.write_text(path.read_text().replace(">=3.12", ">=3.10.2"))
+    assert plan_for(tmp_path, python_versions="3.10").python_versions == ("3.10",)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlci import __version__
-from mlci.release import ReleaseError, check_dist, main, major_tag, version_of
+from mlci.release import ReleaseError, check_dist, main, major_tag, major_to_move, version_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,3 +89,37 @@ def test_the_guard_runs_from_a_checkout_with_no_install() -> None:
     )
     assert done.returncode == 1
     assert "'refs/heads/main' is not a release tag" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("ref", "existing", "moves"),
+    [
+        ("refs/tags/v1.3.0", [], "v1"),  # the first release of a major
+        ("refs/tags/v1.3.0", ["refs/tags/v1.2.9", "refs/tags/v1"], "v1"),
+        ("refs/tags/v1.3.0", ["refs/tags/v1.3.0", "refs/tags/v1.2.0"], "v1"),  # itself listed
+        ("refs/tags/v1.2.5", ["refs/tags/v1.3.0", "refs/tags/v1.2.4"], None),  # a backport
+        ("refs/tags/v1.10.0", ["refs/tags/v1.9.0"], "v1"),  # numbers, not text, compared
+        ("refs/tags/v1.2.5", ["refs/tags/v2.0.0", "refs/tags/v1.2.4"], "v1"),  # another major
+        ("refs/tags/v1.2.5", ["refs/tags/v1.3.0-rc1", "refs/heads/v1.9.9"], "v1"),  # not releases
+    ],
+)
+def test_the_major_tag_only_moves_forward(ref: str, existing: list[str], moves: str | None) -> None:
+    assert major_to_move(ref, existing) == moves
+
+
+def test_the_major_command_reads_the_tags_from_stdin() -> None:
+    run = [sys.executable, "-m", "mlci.release", "major"]
+    env = {"PYTHONPATH": str(ROOT / "src")}
+    newer = subprocess.run(
+        [*run, "refs/tags/v1.2.5"],
+        input="refs/tags/v1.3.0\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert newer.stdout == "" and "v1 stays where it is" in newer.stderr
+    first = subprocess.run(
+        [*run, "refs/tags/v1.2.5"], input="", capture_output=True, text=True, env=env, check=True
+    )
+    assert first.stdout == "v1\n"

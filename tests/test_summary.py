@@ -23,7 +23,8 @@ def reports(tmp_path: Path, failures: int = 0, coverage: bool = True) -> Path:
 
 def test_session_summary_counts_and_coverage(tmp_path: Path) -> None:
     assert session_summary("unit-3.11", reports(tmp_path)) == (
-        "### ✅ unit-3.11\n4 passed, 0 failed, 0 errors, 1 skipped · line coverage 90%\n"
+        # The one coverage number: lines and branches together, as the gate counts them.
+        "### ✅ unit-3.11\n4 passed, 0 failed, 0 errors, 1 skipped · coverage 86.00%\n"
     )
 
 
@@ -53,8 +54,13 @@ def test_total_coverage_counts_lines_and_branches(tmp_path: Path) -> None:
     [
         (
             '{"plan": {"result": "success"}, "session": {"result": "skipped"}}',
-            True,
-            "✅ session: skipped",
+            False,  # a skip is allowed only by name
+            "❌ session: skipped (not allowed to skip)",
+        ),
+        (
+            '{"plan": {"result": "skipped"}, "session": {"result": "skipped"}}',
+            False,  # everything skipped is not green
+            "❌ plan: skipped (not allowed to skip)",
         ),
         (
             '{"plan": {"result": "success"}, "session": {"result": "failure"}}',
@@ -72,6 +78,22 @@ def test_needs_verdict(needs: str, ok: bool, line: str) -> None:
     assert line in text
 
 
+def test_an_allowed_skip_passes_and_only_that_one() -> None:
+    needs = '{"plan": {"result": "success"}, "combine": {"result": "skipped"}}'
+    assert needs_verdict(needs, ["combine"]) == (True, "✅ plan: success\n⏭️ combine: skipped")
+    assert not needs_verdict(needs.replace('"success"', '"skipped"'), ["combine"])[0]
+
+
+@pytest.mark.parametrize(
+    "content", ['<testsuite tests="3"', "garbage", '<testsuite tests="²"/>'], ids=str
+)
+def test_a_broken_report_is_summarised_not_a_traceback(tmp_path: Path, content: str) -> None:
+    (tmp_path / "junit.xml").write_text(content)
+    text = session_summary("unit", tmp_path)
+    assert text.startswith("### ❌ unit\n") and "junit.xml" in text
+    assert main(["summary", str(tmp_path)]) == 0
+
+
 def test_cli_summary_and_check_needs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,3 +102,6 @@ def test_cli_summary_and_check_needs(
     monkeypatch.setenv("MLCI_NEEDS", '{"plan": {"result": "failure"}}')
     assert main(["check-needs"]) == 1
     assert main(["check-needs", "--needs", '{"plan": {"result": "success"}}']) == 0
+    skipped = '{"plan": {"result": "success"}, "combine": {"result": "skipped"}}'
+    assert main(["check-needs", "--needs", skipped]) == 1
+    assert main(["check-needs", "--needs", skipped, "--allow-skipped", "combine"]) == 0

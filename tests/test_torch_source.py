@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mlci import torch_source
-from mlci.settings import ConfigError
+from mlci.errors import ConfigError
 
 
 def make_wheels(folder: Path, *names: str) -> Path:
@@ -20,7 +20,21 @@ def test_backend_maps_to_pytorch_index(tmp_path: Path) -> None:
     assert source is not None
     assert source.index_url == "https://download.pytorch.org/whl/cu128"
     assert source.constraints is None  # CUDA sessions may install CUDA packages
-    assert source.install_args() == ["--index", "https://download.pytorch.org/whl/cu128"]
+    assert source.install_args() == ["-r", str(source.requirements)]
+    routing = source.requirements.read_text()
+    # Explicit: the index serves torch only, never numpy & co (uv takes a package from the
+    # first index that lists it, and PyTorch's index lists many).
+    assert 'url = "https://download.pytorch.org/whl/cu128"\nexplicit = true' in routing
+    assert 'torch = { index = "mlci-torch" }' in routing
+    assert 'dependencies = ["torch"]' in routing
+
+
+def test_torchvision_and_torchaudio_come_from_the_same_index(tmp_path: Path) -> None:
+    source = torch_source.resolve("cpu", "", tmp_path, family=("torch", "torchvision"))
+    assert source is not None
+    routing = source.requirements.read_text()
+    assert 'dependencies = ["torch", "torchvision"]' in routing
+    assert 'torchvision = { index = "mlci-torch" }' in routing
 
 
 def test_no_torch_for_backend_none(tmp_path: Path) -> None:
@@ -42,6 +56,59 @@ def test_mirror_url_is_used_as_given(tmp_path: Path) -> None:
     assert source is not None
     assert source.index_url == "https://mirror.example/torch-cpu/simple"
     assert source.origin == "torch-index (URL)"
+    assert source.environment() == {}
+
+
+def test_credentials_leave_the_url_for_uvs_variables(tmp_path: Path) -> None:
+    url = "https://ci%40corp:p%3Ass@mirror.example/simple"
+    source = torch_source.resolve("cpu", url, tmp_path)
+    assert source is not None
+    assert source.index_url == "https://mirror.example/simple"
+    assert source.shown == "https://mirror.example/simple (with credentials)"
+    assert source.environment() == {
+        "UV_INDEX_MLCI_TORCH_USERNAME": "ci@corp",
+        "UV_INDEX_MLCI_TORCH_PASSWORD": "p:ss",
+    }
+    assert "p%3Ass" not in source.requirements.read_text()
+
+
+def test_plain_http_is_refused_unless_allowed(tmp_path: Path) -> None:
+    url = "http://user:secret@mirror.internal/simple"
+    with pytest.raises(ConfigError) as err:
+        torch_source.resolve("cpu", url, tmp_path)
+    assert str(err.value).startswith("torch-index: http://***@mirror.internal/simple is plain http")
+    assert "secret" not in str(err.value)
+    allowed = torch_source.resolve("cpu", url, tmp_path, allow_insecure=True)
+    assert allowed is not None and allowed.index_url == "http://mirror.internal/simple"
+
+
+def fake_torch(site: Path, cuda: str | None) -> Path:
+    """A torch distribution with only torch/version.py, as a build writes it."""
+    (site / "torch").mkdir(parents=True)
+    (site / "torch" / "version.py").write_text(
+        "from typing import Optional\n__version__ = '2.13.0'\ndebug = False\n"
+        f"cuda: Optional[str] = {cuda!r}\nhip: Optional[str] = None\n"
+    )
+    info = site / "torch-2.13.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.13.0\n")
+    (info / "RECORD").write_text("")
+    return site
+
+
+@pytest.mark.parametrize(("cuda", "problem"), [(None, ""), ("12.6", "is a CUDA 12.6 build")])
+def test_the_cpu_check_reads_torchs_own_build(
+    tmp_path: Path, cuda: str | None, problem: str
+) -> None:
+    """A +cuXXX torch without separate nvidia-* packages is caught by torch.version.cuda."""
+    import subprocess
+    import sys
+
+    site = fake_torch(tmp_path / "site", cuda)
+    code = f"import sys; sys.path[:0] = [{str(site)!r}]; exec({torch_source.CPU_ONLY_CHECK!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode != 0) is bool(problem)
+    assert problem in done.stderr
 
 
 def test_folder_of_wheels_becomes_an_index(tmp_path: Path) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci._version import __version__
-from mlci.options import OPTIONS, OPTIONS_BY_NAME, OptionError
+from mlci.errors import ConfigError
+from mlci.option_table import OPTIONS, OPTIONS_BY_NAME
 
 if TYPE_CHECKING:
     from mlci.settings import Settings
@@ -24,12 +24,36 @@ Run the sessions themselves with nox (`nox -l` lists them, `nox -s unit-3.12`).
 """
 
 
+class _Once(argparse.Action):
+    """A flag given twice is a mistake (which one was meant?), not last-one-wins."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} is given more than once")
+        setattr(namespace, self.dest, values)
+
+
 def _add_option_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (override [tool.mlci] and MLCI_* variables)")
     for option in OPTIONS:
         group.add_argument(
-            option.flag, dest=option.name, metavar=option.kind.upper(), help=option.description
+            option.flag,
+            dest=option.name,
+            metavar=option.kind.upper(),
+            help=option.description,
+            action=_Once,
         )
+
+
+def _command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, allow_abbrev=False, **kwargs)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,15 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(lint, mypy, unit, integ, nbmake, gpu) run locally, on GitHub and on GitLab.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"mlci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sessions = sub.add_parser(
+    sessions = _command(
+        sub,
         "sessions",
         help="show the sessions a project gets, their commands, and each setting's source",
-        description="Show the sessions `mlci.sessions()` registers for a project, the commands"
-        " each runs, and every setting with where its value came from.",
+        description="Show the sessions `mlci.sessions()` registers for a project, the exact"
+        " commands nox runs in each, the sessions left out (and why), what the environment is"
+        " installed from, and every setting with where its value came from.",
     )
     sessions.add_argument(
         "--project", type=Path, default=Path("."), help="project folder (default: .)"
@@ -56,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     _add_option_flags(sessions)
 
-    doctor = sub.add_parser(
+    doctor = _command(
+        sub,
         "doctor",
         help="report Python, uv, nox, torch and its build, GPUs; check a GPU session can run",
         description="Report this environment: Python, uv, nox, torch version and build, CUDA and"
@@ -70,10 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail unless a CUDA device and CUDA torch are usable",
     )
 
-    plan = sub.add_parser(
+    plan = _command(
+        sub,
         "plan",
         help="turn CI inputs into the jobs to run; reject bad inputs in seconds",
-        description="Validate the CI inputs against each other and against the torch"
+        description="Validate the CI inputs against each other, the project and the torch"
         " compatibility table, and print the jobs to run. Exit 2 with one line per problem"
         " (naming the input, the bad value and the valid choices). Duplicated list entries are"
         " dropped with a warning. The project's [tool.mlci] is read from --working-directory.",
@@ -82,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("table", "github", "gitlab", "json"),
         default="table",
-        help="table: for people; github: key=value lines for $GITHUB_OUTPUT (matrices as JSON);"
-        " gitlab: a dotenv report of the resolved MLCI_* values; json: everything",
+        help="table: for people; github: key=value lines for $GITHUB_OUTPUT (the matrix as"
+        " JSON); gitlab: a dotenv report of the resolved MLCI_* values (every template job"
+        " must have something to check); json: everything",
     )
     plan.add_argument(
         "--explain", action="store_true", help="also show every setting and its source"
@@ -103,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_option_flags(plan)
 
-    summary = sub.add_parser(
+    summary = _command(
+        sub,
         "summary",
         help="Markdown summary of a session's reports (for $GITHUB_STEP_SUMMARY)",
         description="Print test counts and coverage from REPORTS/junit.xml and coverage.xml.",
@@ -112,15 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--session", help="name shown (default: the folder's name)")
     summary.add_argument("--outcome", default="", help="how the session ended (success, failure)")
 
-    needs = sub.add_parser(
+    needs = _command(
+        sub,
         "check-needs",
-        help="the required check: fail when any needed CI job failed or was cancelled",
-        description="Read GitHub's needs context (JSON) from MLCI_NEEDS and exit 1 when any job"
-        " failed or was cancelled; skipped jobs pass (they were switched off by configuration).",
+        help="the required check: fail unless every needed CI job succeeded",
+        description="Read GitHub's needs context (JSON) from MLCI_NEEDS and exit 1 unless every"
+        " job succeeded. A skipped job fails too, unless it is named with --allow-skipped: a"
+        " run where everything was skipped is not green.",
     )
     needs.add_argument("--needs", help="the JSON itself (default: $MLCI_NEEDS)")
+    needs.add_argument(
+        "--allow-skipped",
+        default="",
+        metavar="JOBS",
+        help="comma-separated jobs that may be skipped (switched off by configuration)",
+    )
 
-    options = sub.add_parser("options", help="list every setting (the README's table)")
+    options = _command(sub, "options", help="list every setting (the README's table)")
     options.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
 
@@ -128,8 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `mlci`; user mistakes print one line and return 2."""
     args = build_parser().parse_args(argv)
-    from mlci.settings import ConfigError
-
     try:
         if args.command == "sessions":
             return _sessions(args)
@@ -146,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-needs":
             from mlci.summary import needs_verdict
 
-            ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""))
+            allowed = [job.strip() for job in args.allow_skipped.split(",") if job.strip()]
+            ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""), allowed)
             print(text)
             return 0 if ok else 1
         return _options(args)
@@ -171,13 +209,15 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _settings_values(settings: Settings) -> dict[str, Any]:
-    return {
-        name: {
-            "value": list(s.value) if isinstance(s.value, tuple) else s.value,
-            "source": s.source,
-        }
-        for name, s in settings.values.items()
-    }
+    from mlci.checks import redact
+
+    values = {}
+    for name, setting in settings.sources.items():
+        value = list(setting.value) if isinstance(setting.value, tuple) else setting.value
+        if name == "torch-index" and isinstance(value, str):
+            value = redact(value)
+        values[name] = {"value": value, "source": setting.describe()}
+    return values
 
 
 def _settings_lines(values: dict[str, Any]) -> str:
@@ -188,17 +228,16 @@ def _settings_lines(values: dict[str, Any]) -> str:
 
 
 def _working_directory(flag: str | None) -> Path:
-    """The project folder, checked before anything is read from it."""
-    from mlci.settings import ConfigError
+    """The project folder, from the flag or the environment (it cannot come from the
+    project's own pyproject.toml), checked before anything is read from it."""
+    from mlci.options import OptionError
+    from mlci.settings import resolve_one
 
-    option = OPTIONS_BY_NAME["working-directory"]
-    from_env = os.environ.get(option.env_var, "").strip()
-    raw = flag or from_env or str(option.default)
-    where = f"{option.name} (from {option.env_var})" if not flag and from_env else option.name
     try:
-        return Path(str(option.parse(raw, where)))
+        setting = resolve_one(OPTIONS_BY_NAME["working-directory"], {"working-directory": flag})
     except OptionError as err:
         raise ConfigError(str(err)) from None
+    return Path(str(setting.value))
 
 
 def _version_problems(expected: str | None) -> list[str]:
@@ -213,8 +252,6 @@ def _version_problems(expected: str | None) -> list[str]:
 
 
 def _append(path: Path, text: str) -> None:
-    from mlci.settings import ConfigError
-
     try:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
@@ -224,8 +261,8 @@ def _append(path: Path, text: str) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from mlci import plan_output
-    from mlci.planner import as_json, make_plan
-    from mlci.settings import ConfigError, resolve
+    from mlci.planner import make_plan
+    from mlci.settings import resolve
 
     problems: list[str] = _version_problems(args.expect_version)
     try:
@@ -238,7 +275,7 @@ def _plan(args: argparse.Namespace) -> int:
         folder, _flags(args), require_pyproject=False, problems=problems, read_project=readable
     )
     try:
-        plan = make_plan(settings, problems)
+        plan = make_plan(settings, problems, static_jobs=args.format == "gitlab")
     except ConfigError as err:
         if args.summary is not None:
             lines = "".join(f"- {problem}\n" for problem in err.problems)
@@ -253,7 +290,7 @@ def _plan(args: argparse.Namespace) -> int:
     elif args.format == "gitlab":
         text = plan_output.gitlab(plan)
     elif args.format == "json":
-        text = json.dumps(as_json(plan), indent=2) + "\n"
+        text = json.dumps(plan_output.as_json(plan), indent=2) + "\n"
     else:
         text = plan_output.table(plan)
     explained = "\nsettings\n" + _settings_lines(_settings_values(settings)) + "\n"
@@ -267,47 +304,29 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from mlci.commands import commands, specs
-    from mlci.settings import ConfigError, resolve
+    from mlci.sessions_report import describe
+    from mlci.settings import resolve
+    from mlci.validation import check
 
     settings = resolve(args.project, _flags(args))
-    rows: list[dict[str, Any]] = []
-    for spec in specs(settings):
-        for name in spec.nox_names():
-            reports = Path(settings.text("reports-dir")) / name
-            try:
-                lines = [shlex.join(c) for c in commands(settings, spec.name, reports, [])]
-            except ConfigError as err:
-                lines = [f"(cannot run: {err})"]
-            rows.append(
-                {
-                    "session": name,
-                    "default": spec.default,
-                    "python": spec.pythons[0] if spec.name != "unit" else name.rsplit("-", 1)[1],
-                    "torch": spec.torch_backend,
-                    "summary": spec.summary,
-                    "reports": str(reports),
-                    "commands": lines,
-                }
-            )
+    choice = check(settings)
+    report = describe(settings, choice)
     values = _settings_values(settings)
+    for warning in (*settings.warnings, *choice.warnings):
+        _report("warning", warning)
     if args.json:
-        print(
-            json.dumps(
-                {"project": str(settings.root), "sessions": rows, "settings": values}, indent=2
-            )
-        )
+        print(json.dumps({**report, "settings": values}, indent=2))
         return 0
     print(f"project  {settings.project_name or '?'} ({settings.root})")
+    print(f"installs {report['installs']}")
     print("\nsessions (run one with `nox -s NAME -- extra tool args`)")
-    for row in rows:
+    for row in report["sessions"]:
         when = "" if row["default"] else "  [only when asked]"
-        print(
-            f"  {row['session']:<12} python {row['python']:<5} torch {row['torch']:<5}"
-            f" {row['summary']}{when}"
-        )
+        print(f"  {row['session']:<12} python {row['python']:<5} torch {row['torch']:<5}{when}")
         for line in row["commands"]:
             print(f"      $ {line}")
+    for name, why in report["left-out"].items():
+        print(f"  {name:<12} left out: {why}")
     print("\nsettings")
     print(_settings_lines(values))
     return 0
@@ -328,26 +347,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace) -> int:
-    if args.format == "json":
-        print(
-            json.dumps(
-                [
-                    {
-                        "name": o.name,
-                        "kind": o.kind,
-                        "env": o.env_var,
-                        "description": o.description,
-                        "default": list(o.default) if isinstance(o.default, tuple) else o.default,
-                    }
-                    for o in OPTIONS
-                ],
-                indent=2,
-            )
-        )
-    else:
-        from mlci.docs import options_table
+    from mlci.docs import options_json, options_table
 
-        print(options_table())
+    print(json.dumps(options_json(), indent=2) if args.format == "json" else options_table())
     return 0
 
 

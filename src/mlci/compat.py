@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import sys
 from dataclasses import dataclass
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from mlci._toml import tomllib
 
 
 @dataclass(frozen=True)

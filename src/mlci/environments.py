@@ -1,30 +1,57 @@
 """One environment per Python and torch build, shared by every session that needs that pair.
 
 lint, mypy, unit, integ and nbmake all need the project with its dependencies (torch included):
-building it once instead of five times is most of what a cold run saves.  Bytecode is compiled
+building it once instead of five times is most of what a cold run saves. Bytecode is compiled
 lazily, for the modules a session imports, into the environment's own `pycache` folder
 (PYTHONPYCACHEPREFIX): compiling all of torch up front took ~30 s per environment, a first
 `import torch, lightning` that writes its bytecode takes ~9 s more than a warm one.
 
-Nothing here imports nox.
+Here: where an environment lives, how commands run in it, its build lock (for `nox -j`), the
+fingerprint of what it was built from, and where uv is. Nothing here imports nox.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # Windows: no lock; run sessions one at a time there
     fcntl = None  # type: ignore[assignment]
 
-from mlci.commands import SessionSpec, tools
-from mlci.settings import Settings
+from mlci._version import __version__
+from mlci.errors import ConfigError
+from mlci.project import read_pyproject
+
+STAMP = ".mlci-installed"
+# Tool tables that change no installed file: editing them must not rebuild the environment.
+_TOOLS_NOT_INSTALLED = (
+    "mlci",
+    "ruff",
+    "mypy",
+    "pylint",
+    "pytest",
+    "coverage",
+    "black",
+    "isort",
+    "pyright",
+    "codespell",
+    "flake8",
+    "bandit",
+    "pydocstyle",
+    "docformatter",
+)
+# Files beside pyproject.toml that change what is installed.
+_BUILD_FILES = ("uv.lock", "setup.cfg", "setup.py", "MANIFEST.in")
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,10 @@ class Environment:
     def interpreter(self) -> Path:
         return self.bin / ("python.exe" if os.name == "nt" else "python")
 
+    @property
+    def stamp(self) -> Path:
+        return self.location / STAMP
+
     def program(self, name: str) -> str:
         """The environment's own copy of a command when it has one, else the name (git, ...)."""
         found = shutil.which(name, path=str(self.bin))
@@ -58,6 +89,18 @@ class Environment:
             # it every run would compile torch's imported modules again (~9 s).
             "PYTHONDONTWRITEBYTECODE": None,
         }
+
+    def up_to_date(self, expected: str) -> bool:
+        return (
+            self.stamp.is_file()
+            and self.stamp.read_text() == expected
+            and self.interpreter.exists()
+        )
+
+
+def environment_for(envdir: Path, python: str, backend: str) -> Environment:
+    # Absolute: the folder goes on PATH, and tools change directories.
+    return Environment(envdir.resolve() / f"py{python}-{backend}", python, backend)
 
 
 @contextlib.contextmanager
@@ -76,19 +119,38 @@ def building(environment: Environment) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def environment_for(envdir: Path, spec: SessionSpec, python: str) -> Environment:
-    # Absolute: the folder goes on PATH, and tools change directories.
-    location = envdir.resolve() / f"py{python}-{spec.torch_backend}"
-    return Environment(location, python, spec.torch_backend)
+def _installed_part(pyproject: Mapping[str, Any]) -> dict[str, Any]:
+    """pyproject.toml without the tool tables that install nothing."""
+    data = dict(pyproject)
+    tool = data.get("tool")
+    if isinstance(tool, dict):
+        data["tool"] = {k: v for k, v in tool.items() if k not in _TOOLS_NOT_INSTALLED}
+    return data
 
 
-def shared_tools(
-    settings: Settings, chosen: list[SessionSpec], python: str, backend: str
-) -> tuple[str, ...]:
-    """Every tool of every session that uses the (python, backend) environment, once each and
-    in a stable order, so that whichever session runs first builds the same environment."""
-    wanted: dict[str, None] = {}
-    for spec in chosen:
-        if python in spec.pythons and spec.torch_backend == backend:
-            wanted.update(dict.fromkeys(tools(settings, spec.name)))
-    return tuple(wanted)
+def fingerprint(root: Path, args: list[str], extra_files: tuple[Path, ...] = ()) -> str:
+    """What the environment is built from: a change to any of it rebuilds the environment.
+
+    Not in it: mlci's own settings and the other tools' tables ([tool.mlci], [tool.ruff], ...):
+    a threshold or a session list changes nothing that is installed.
+    """
+    digest = hashlib.sha256()
+    pyproject = read_pyproject(root, required=False)
+    digest.update(json.dumps([str(root), __version__, *args]).encode())
+    digest.update(json.dumps(_installed_part(pyproject), sort_keys=True, default=str).encode())
+    for path in (*(root / name for name in _BUILD_FILES), *extra_files):
+        if path.is_file():
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def find_uv() -> str:
+    """uv: $UV, then PATH, then the copy installed next to nox (`pipx install nox[uv]`)."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if found:
+        return found
+    try:
+        find_uv_bin = importlib.import_module("uv").find_uv_bin
+        return str(find_uv_bin())
+    except (ImportError, AttributeError, FileNotFoundError):
+        raise ConfigError("uv not found: install it (https://docs.astral.sh/uv/)") from None

@@ -1,34 +1,31 @@
-"""Register mlci's sessions into nox.  Imported only from a noxfile (through `mlci.sessions`)."""
+"""Register mlci's sessions into nox and run them. Imported only from a noxfile.
+
+What each session runs comes from the registry (`registry.py`), what it installs from
+`install.py`, whether it passed from `verdicts.py`; this module wires them to nox.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.metadata
 import inspect
-import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import nox
-from nox.command import CommandFailed
 
-from mlci import torch_source
-from mlci._version import __version__
-from mlci.commands import SessionSpec, commands, specs
-from mlci.environments import Environment, building, environment_for, shared_tools
-from mlci.gpu import MULTI_DEVICE_SKIP_RE, visible_gpus
-from mlci.junit import skip_reasons, totals
-from mlci.settings import ConfigError, Settings, resolve
+from mlci import install, project, torch_source, verdicts
+from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
+from mlci.errors import ConfigError
+from mlci.gpu import visible_gpus
+from mlci.registry import Run, SessionDef
+from mlci.settings import Settings, resolve
 from mlci.summary import total_coverage
+from mlci.validation import Choice, check
 
-STAMP = ".mlci-installed"
 # `nox -j auto` (nox 2026.8.10 and later) runs the sessions side by side; environments.building()
 # lets one session build a shared environment while the others wait for it.
 PARALLEL: dict[str, bool] = (
@@ -36,64 +33,89 @@ PARALLEL: dict[str, bool] = (
     if "allow_parallel" in inspect.signature(nox.session).parameters
     else {}
 )
+# Environments that failed to build in this nox run, and why: the next session that needs one
+# says so at once instead of building it again (and failing again).
+FAILED: dict[Path, str] = {}
+UV_CROSS = "\N{MULTIPLICATION SIGN}"  # how uv starts a resolution error
+
+
+class Session(Protocol):
+    """What mlci uses of `nox.Session` (tests pass a small fake)."""
+
+    name: str
+    posargs: list[str]
+
+    @property
+    def cache_dir(self) -> Path: ...
+
+    def log(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def error(self, *args: Any) -> Any: ...
+
+    def run(self, *args: str, **kwargs: Any) -> Any: ...
+
+    def run_install(self, *args: str, **kwargs: Any) -> Any: ...
+
+    def notify(self, target: str, posargs: Any = None) -> None: ...
 
 
 def sessions(root: str | Path | None = None) -> None:
-    """Register lint, mypy, unit, integ, nbmake and gpu, configured from `[tool.mlci]`."""
+    """Register the sessions `[tool.mlci]` asks for; a bad setting stops here, one line each."""
     try:
         settings = resolve(Path(root) if root is not None else Path.cwd())
-        chosen = specs(settings)
+        choice = check(settings)
     except ConfigError as err:
-        print(f"mlci: {err}", file=sys.stderr)
+        for warning in err.warnings:
+            print(f"mlci: warning: {warning}", file=sys.stderr)
+        for problem in err.problems:
+            print(f"mlci: error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
-    for spec in chosen:
-        _register(settings, spec, chosen)
+    for warning in choice.warnings:
+        print(f"mlci: warning: {warning}", file=sys.stderr)
+    for session in choice.sessions:
+        _register(settings, session, choice)
 
 
-def _register(settings: Settings, spec: SessionSpec, chosen: list[SessionSpec]) -> None:
+def _register(settings: Settings, session: SessionDef, choice: Choice) -> None:
     # mlci builds the environments itself, one per Python and torch build (environments.py), so
-    # nox builds none ("none").  nox ignores a list of Pythons for such sessions, so each Python
+    # nox builds none ("none"). nox ignores a list of Pythons for such sessions, so each Python
     # gets its own session: unit-3.11, unit-3.12, ... (and `nox -s unit` runs them all).
-    for python in spec.pythons:
+    names = session.nox_names(settings)
+    for python, name in zip(session.pythons(settings), names, strict=True):
 
-        def session_func(session: nox.Session, python: str = python) -> None:
-            run_session(session, settings, spec, chosen, python)
+        def session_func(nox_session: nox.Session, python: str = python) -> None:
+            run_session(cast(Session, nox_session), settings, session, choice, python)
 
-        session_func.__doc__ = spec.summary
+        session_func.__doc__ = session.runs.split(";")[0].replace("`", "")
         # cast: PARALLEL holds a keyword only newer nox releases know.
         cast(Any, nox.session)(
-            name=spec.nox_names()[spec.pythons.index(python)],
+            name=name,
             python=python,
             venv_backend="none",
-            default=spec.default,
-            tags=[spec.name],
+            default=session.default,
+            tags=[session.name],
             **PARALLEL,
         )(session_func)
-    if spec.nox_names() != (spec.name,):
-        names = spec.nox_names()
+    if names != (session.name,):
 
-        def run_all(session: nox.Session) -> None:
+        def run_all(nox_session: nox.Session) -> None:
             for name in names:
-                session.notify(name)
+                nox_session.notify(name)
 
         run_all.__doc__ = f"runs {', '.join(names)}"
-        nox.session(name=spec.name, venv_backend="none", default=False)(run_all)
+        nox.session(name=session.name, venv_backend="none", default=False)(run_all)
 
 
 def run_session(
-    session: nox.Session,
-    settings: Settings,
-    spec: SessionSpec,
-    chosen: list[SessionSpec],
-    python: str,
+    session: Session, settings: Settings, definition: SessionDef, choice: Choice, python: str
 ) -> None:
-    """Body of every mlci session: fresh report folder, install, run the commands, check."""
-    reports = Path(settings.text("reports-dir")) / session.name
-    # Stale reports from an earlier run must never be collected as this run's results.
-    shutil.rmtree(settings.root / reports, ignore_errors=True)
-    (settings.root / reports).mkdir(parents=True)
-
-    if spec.name == "gpu":
+    """Body of every mlci session: fresh report folder, install, run the commands, judge."""
+    root = settings.root
+    try:
+        reports = _fresh_reports(root, session.name)
+    except ConfigError as err:
+        session.error(f"{definition.name}: {err}")
+    if definition.gpu:
         gpus, why = visible_gpus()
         if not gpus:
             session.error(
@@ -101,167 +123,152 @@ def run_session(
             )
         session.log("mlci: " + "; ".join(gpus))
 
-    environment = environment_for(Path(session.cache_dir) / "mlci", spec, python)
-    try:
-        scope = _lint_scope(settings) if spec.name == "lint" else ("--all-files",)
-        to_run = commands(settings, spec.name, reports, list(session.posargs), scope)
-        with building(environment):
-            _install(
-                session,
-                settings,
-                environment,
-                shared_tools(settings, chosen, python, spec.torch_backend),
-            )
-    except ConfigError as err:
-        session.error(f"{spec.name}: {err}")
-
-    env = {**environment.variables(), "MLCI_SESSION": spec.name, "MPLBACKEND": "Agg"}
-    for program, *args in to_run:
-        if session.run(environment.program(program), *args, env=env, external=True) is None:
-            return  # nox --install-only: nothing ran, so there is nothing to check
-    _check_tests_ran(session, spec.name, settings.root / reports / "junit.xml")
-    if spec.name == "unit" and not settings.flag("testmon") and "--no-cov" not in session.posargs:
-        _check_coverage(session, settings, settings.root / reports / "coverage.xml")
-
-
-def _check_coverage(session: nox.Session, settings: Settings, report: Path) -> None:
-    """pytest-cov enforces the threshold; this second look keeps a plugin clash from hiding it."""
-    threshold = settings.number("coverage-fail-under")
-    total = total_coverage(report)
-    if total is None:
-        session.error(f"unit: no coverage report at {report}")
-    if total + 1e-9 < threshold:
-        session.error(f"unit: coverage {total:.2f}% is under coverage-fail-under {threshold:g}%")
-
-
-def _check_tests_ran(session: nox.Session, name: str, junit: Path) -> None:
-    """A test session that ran nothing, or a gpu session that skipped, has not passed."""
-    if name not in ("integ", "gpu", "nbmake"):
-        return
-    counts = totals(junit)
-    if counts.tests == 0:
+    backend = definition.backend(settings)
+    environment = environment_for(Path(session.cache_dir) / "mlci", python, backend)
+    if environment.location in FAILED:
         session.error(
-            f"{name}: no tests ran (mark tests with @pytest.mark.{name},"
-            f" or drop {name} from sessions)"
+            f"{definition.name}: its environment {environment.location.name} failed to build"
+            f" earlier in this run: {FAILED[environment.location]}"
         )
-    if name == "gpu" and counts.tests == counts.skipped:
-        session.error("gpu: every gpu test was skipped; a GPU job must run at least one")
-    if name == "gpu":
-        # Only a test needing more devices than the machine has may skip; nothing else may.
-        refused = [r for r in skip_reasons(junit) if not MULTI_DEVICE_SKIP_RE.search(r)]
-        if refused:
-            session.error(
-                f"gpu: {len(refused)} gpu test(s) skipped, a GPU job must run them all:"
-                f" {'; '.join(refused)}"
-            )
-
-
-def _lint_scope(settings: Settings) -> tuple[str, ...]:
-    """pre-commit works on a git repository; a project in a subfolder lints only its own files."""
+    run = Run(settings, session.name, reports.relative_to(root), tuple(session.posargs))
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=settings.root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        raise ConfigError(
-            f"pre-commit needs a git repository: run `git init` in {settings.root}"
-        ) from None
-    if Path(top).resolve() == settings.root:
-        return ("--all-files",)
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=settings.root, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
-    return ("--files", *[name for name in listed if name])
+        commands = definition.commands(run)
+        tools = shared_tools(settings, choice, python, backend)
+        request = install.request(settings, backend, tools, torch_source.mlci_cache())
+        with building(environment):
+            _install(session, settings, environment, request)
+    except ConfigError as err:
+        session.error(f"{definition.name}: {err}")
+    if definition.name == "lint" and project.pre_commit_config(root) is None:
+        session.log(
+            "mlci: lint: no .pre-commit-config.yaml, so pre-commit is skipped"
+            " (`mlci init --pre-commit` writes a starter one)"
+        )
+
+    env = {**environment.variables(), "MLCI_SESSION": definition.name, "MPLBACKEND": "Agg"}
+    # pytest's "no tests collected" (5) is the verdict's to explain, in words.
+    codes = [0, 5] if definition.verdict.tests_must_run else [0]
+    for program, *args in commands:
+        ran = session.run(
+            environment.program(program),
+            *args,
+            env=env,
+            external=True,
+            success_codes=codes if program == "pytest" else [0],
+        )
+        if ran is None:
+            return  # nox --install-only: nothing ran, so there is nothing to check
+    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs
+    if definition.verdict.coverage_gate and coverage_expected:
+        total = total_coverage(reports / "coverage.xml")
+        if total is not None:
+            # GitLab's `coverage:` regex reads this line (one number: the gate's).
+            session.log(
+                f"mlci: {definition.name}: Total coverage: {total:.2f}%"
+                f" (coverage-fail-under {settings.coverage_fail_under:g}%)"
+            )
+    found = verdicts.problems(
+        definition,
+        reports,
+        coverage_fail_under=settings.coverage_fail_under,
+        coverage_expected=coverage_expected,
+    )
+    if found:
+        session.error("; ".join(found))
+
+
+def _fresh_reports(root: Path, name: str) -> Path:
+    """The session's report folder, emptied: stale reports are never collected as this run's.
+    reports/.gitignore keeps the folder out of `git status`, as nox does for .nox/."""
+    reports = project.reports_folder(root, name)
+    try:
+        if reports.exists():
+            shutil.rmtree(reports)
+        reports.mkdir(parents=True)
+        ignore = reports.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Written by mlci: session reports are not sources.\n*\n")
+    except OSError as err:
+        raise ConfigError(f"cannot prepare {reports}: {err.strerror}") from None
+    return reports
+
+
+def shared_tools(settings: Settings, choice: Choice, python: str, backend: str) -> tuple[str, ...]:
+    """Every tool of every chosen session that uses the (python, backend) environment, once
+    each and in a stable order, so that whichever session runs first builds the same one."""
+    wanted: dict[str, None] = {}
+    for session in choice.sessions:
+        if python in session.pythons(settings) and session.backend(settings) == backend:
+            wanted.update(dict.fromkeys(session.tools(settings)))
+    return tuple(wanted)
 
 
 def _install(
-    session: nox.Session, settings: Settings, environment: Environment, needed: tuple[str, ...]
+    session: Session, settings: Settings, environment: Environment, request: install.InstallRequest
 ) -> None:
-    source = torch_source.resolve(
-        environment.backend, settings.text("torch-index"), torch_source.mlci_cache()
-    )
-    extras = settings.items("extras")
-    project = "." + (f"[{','.join(extras)}]" if extras else "")
-    args = ["-e", project, *[f"--group={group}" for group in settings.items("dependency-groups")]]
-    args += [*needed, *mlci_requirement()]
-    if source is not None:
-        args += source.install_args()
-
-    stamp = environment.location / STAMP
-    fingerprint = _fingerprint(settings, [environment.python, *args])
-    if stamp.is_file() and stamp.read_text() == fingerprint and environment.interpreter.exists():
+    stamp = fingerprint(settings.root, [environment.python, *request.args], request.follows_files)
+    if environment.up_to_date(stamp):
         session.log(
             f"mlci: environment {environment.location.name} up to date, install skipped"
             " (remove .nox/ to rebuild)"
         )
         return
+    source = request.source
     if source is not None:
-        session.log(f"mlci: torch {source.backend} from {source.origin}: {source.index_url}")
-    uv = _uv()
+        session.log(f"mlci: torch {source.backend} from {source.origin}: {source.shown}")
+    uv = find_uv()
     # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
     venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
     if session.run_install(*venv, str(environment.location), external=True) is None:
         session.log("mlci: --no-install: the environment is used as it is")
         return
-    # Bytecode is compiled lazily, per imported module (environments.py), never up front.
-    no_compile = {"UV_COMPILE_BYTECODE": "0", "VIRTUAL_ENV": None}
-    pip = [uv, "pip", "install", "--python", str(environment.interpreter)]
-    try:
-        session.run_install(*pip, *args, env=no_compile, external=True)
-    except CommandFailed:
-        where = f"; torch came from {source.origin}: {source.index_url}" if source else ""
-        session.error(
-            f"installing into {environment.location} failed{where} (uv's reason is above;"
-            " uv retries network errors UV_HTTP_RETRIES times, 3 by default)"
-        )
+    command = [uv, "pip", "install", "--python", str(environment.interpreter), *request.args]
+    session.log(shlex.join(command))
+    code, output = _run_and_keep(command, request.environment)
+    if code != 0:
+        reason = install_failure(output, source)
+        FAILED[environment.location] = reason
+        session.error(f"installing into {environment.location.name} failed: {reason}")
     if source is not None and source.backend == "cpu":
-        check = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
-        session.run_install(*check, silent=True, external=True)
-    stamp.write_text(fingerprint)
+        check_cpu = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
+        session.run_install(*check_cpu, silent=True, external=True)
+    environment.stamp.write_text(stamp)
 
 
-def _uv() -> str:
-    """uv on PATH (or $UV), else the copy installed next to nox (`pipx install nox[uv]`)."""
-    found = os.environ.get("UV") or shutil.which("uv")
-    if found:
-        return found
-    try:
-        find_uv_bin = importlib.import_module("uv").find_uv_bin
-    except (ImportError, AttributeError):
-        raise ConfigError("uv not found: install it (https://docs.astral.sh/uv/)") from None
-    return str(find_uv_bin())
+def _run_and_keep(command: list[str], extra_env: dict[str, str]) -> tuple[int, str]:
+    """Run a command, its output shown as it comes and also kept (to name a failure's cause)."""
+    # Bytecode is compiled lazily, per imported module (environments.py), never up front.
+    env = {**os.environ, "UV_COMPILE_BYTECODE": "0", **extra_env}
+    env.pop("VIRTUAL_ENV", None)
+    kept: list[str] = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stderr.write(line)
+            kept.append(line)
+    return process.returncode, "".join(kept)
 
 
-def _fingerprint(settings: Settings, args: list[str]) -> str:
-    """What the environment was built from: a change to any of it reinstalls."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([str(settings.root), __version__, *args]).encode())
-    for name in ("pyproject.toml", "uv.lock", "setup.cfg", "setup.py"):
-        path = settings.root / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def mlci_requirement() -> list[str]:
-    """Install the same mlci into session environments (its pytest plugin, `mlci doctor`)."""
-    tree = Path(__file__).resolve().parents[2]
-    if (tree / "pyproject.toml").is_file() and (tree / "src" / "mlci").is_dir():
-        return ["-e", str(tree)]  # a source checkout of the kit
-    try:
-        direct = importlib.metadata.distribution("mlci").read_text("direct_url.json")
-    except importlib.metadata.PackageNotFoundError:
-        direct = None
-    if direct:
-        origin = json.loads(direct)
-        url = origin.get("url", "")
-        vcs = origin.get("vcs_info")
-        if vcs:  # installed from git (the GitLab template does): the very same commit
-            return [f"{vcs['vcs']}+{url}@{vcs['commit_id']}"]
-        if url.startswith("file://"):
-            return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
-    return [f"mlci=={__version__}"]
+def install_failure(output: str, source: torch_source.TorchSource | None) -> str:
+    """uv's own first error line, plus a hint only where it fits."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith(("error:", UV_CROSS))), len(lines) - 1
+    )
+    if start < 0:
+        return "uv failed without a message"
+    reason = lines[start].removeprefix("error:").removeprefix(UV_CROSS).strip()
+    # "No solution found when resolving dependencies:" names no cause; the next line does.
+    if reason.endswith(":") and start + 1 < len(lines):
+        reason += " " + lines[start + 1].removeprefix("╰─▶").strip()
+    network = ("Failed to fetch", "Connection", "dns error", "timed out", "HTTP status", "503")
+    if source is not None and (
+        "torch" in output.lower() and any(word in output for word in network)
+    ):
+        reason += (
+            f" (torch comes from {source.origin}: {source.shown}; uv retries network errors"
+            " UV_HTTP_RETRIES times, 3 by default)"
+        )
+    return reason

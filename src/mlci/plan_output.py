@@ -1,11 +1,32 @@
-"""How a plan is written for each consumer: GitHub step outputs, a GitLab dotenv, people."""
+"""How a plan is written for each consumer: GitHub step outputs, a GitLab dotenv, JSON, people."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from mlci.planner import GITHUB_DEFAULT_RUNNER, Plan, resolved_values
+from mlci.checks import redact
+from mlci.option_table import OPTIONS
+from mlci.options import env_var
+from mlci.planner import GITHUB_DEFAULT_RUNNER, Plan
+
+# Never written into a report or an output: later jobs read it from their own input/variable.
+SECRET_BEARING = ("torch-index",)
+
+
+def resolved_values(plan: Plan) -> dict[str, Any]:
+    """The CI inputs after planning (deduplicated, defaults filled), by option name."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.ci:
+            value = getattr(plan.settings, option.attribute)
+            values[option.name] = list(value) if isinstance(value, tuple) else value
+    values["sessions"] = list(plan.sessions)
+    values["python-versions"] = list(plan.python_versions)
+    values["torch-version"] = plan.torch.version if plan.torch else ""
+    values["gpu-backends"] = [job.torch_backend for job in plan.gpu_jobs] or values["gpu-backends"]
+    values["torch-index"] = redact(values["torch-index"])
+    return values
 
 
 def _compact(value: Any) -> str:
@@ -22,7 +43,7 @@ def github(plan: Plan) -> str:
         "sessions": _compact([*plan.sessions]),
         "python": plan.python_versions[0],
         "torch-version": plan.torch.version if plan.torch else "",
-        "working-directory": plan.settings.text("working-directory"),
+        "working-directory": plan.settings.working_directory,
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -38,21 +59,35 @@ def _dotenv_value(value: Any) -> str:
 
 
 def gitlab(plan: Plan) -> str:
-    """A dotenv report: the resolved inputs as MLCI_* variables for the jobs that follow."""
+    """A dotenv report: the resolved inputs as MLCI_* variables for the jobs that follow.
+
+    The torch index is left out: it may carry credentials, and a dotenv report is an artifact
+    anyone with access to the pipeline can download; the jobs have it from the template.
+    """
     lines = []
     for name, value in resolved_values(plan).items():
         text = _dotenv_value(value)
-        if text:
-            lines.append(f"MLCI_{name.upper().replace('-', '_')}={text}")
+        if text and name not in SECRET_BEARING:
+            lines.append(f"{env_var(name)}={text}")
     lines.append(f"MLCI_PLAN_HAS_GPU={str(bool(plan.gpu_jobs)).lower()}")
     return "".join(line + "\n" for line in lines)
+
+
+def as_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "jobs": [job.as_dict(GITHUB_DEFAULT_RUNNER) for job in plan.jobs],
+        "gpu-jobs": [job.as_dict() for job in plan.gpu_jobs],
+        "settings": resolved_values(plan),
+        "left-out": dict(plan.choice.left_out),
+        "warnings": list(plan.warnings),
+    }
 
 
 def table(plan: Plan) -> str:
     """A human table of which job runs where, with which torch build."""
     torch = plan.torch
     head = "torch: not used"
-    if torch:
+    if torch and plan.settings.torch_backend != "none":
         head = f"torch {torch.version}: Python {', '.join(torch.pythons)};"
         head += f" CUDA builds {', '.join(torch.cuda)}"
     rows = [("JOB", "NOX SESSION", "PYTHON", "TORCH", "RUNNER")]
@@ -66,6 +101,7 @@ def table(plan: Plan) -> str:
         + row[4]
         for row in rows
     ]
+    body += [f"(left out: {name}: {why})" for name, why in plan.choice.left_out.items()]
     if not plan.gpu_jobs:
         body.append("(no GPU job: give gpu-runner to add one)")
     return "\n".join([head, "", *body]) + "\n"

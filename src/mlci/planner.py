@@ -2,18 +2,23 @@
 
 Both CI front ends start with this step, so a bad input fails before any 3 GB install. Every
 problem is reported at once, one line each, naming the input, the bad value and the choices.
-Duplicated list entries are dropped with a warning (the first occurrence is kept).
+The settings and the project are checked by `validation.check`, the same check `nox` and
+`mlci sessions` make; this module adds what only CI has: runners and GPU jobs. Everything a CI
+job uses (session, runner, report folder, artifact and cache names, time limits) is in its leg.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlci.compat import TorchRelease, load
-from mlci.options import OPTIONS
-from mlci.settings import ConfigError, Settings
+from mlci.compat import TorchRelease
+from mlci.errors import ConfigError
+from mlci.project import REPORTS
+from mlci.settings import Settings
+from mlci.validation import Choice, check
 
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
 # Job time limits: a CPU session, and a GPU session (which also installs a CUDA torch).
@@ -27,10 +32,12 @@ class Job:
     """One CI job (a matrix leg): which nox session, on which Python, torch build and runner."""
 
     name: str
-    session: str
+    session: str  # the nox session: `unit-3.11`, `lint`, `gpu`
     python: str
     torch_backend: str
     runner: tuple[str, ...]
+    reports: str  # its report folder, from the repository root
+    prefix: str = ""  # tells this call's legs apart from another call's (call-id / folder)
     container: str = ""
     # A file the job keeps from one CI run to the next (testmon's data), from the repository root.
     carry: str = ""
@@ -41,13 +48,23 @@ class Job:
 
     @property
     def id(self) -> str:
-        """Unique among a plan's jobs: `unit-3.11`, `gpu-cu128` (artifact and report names)."""
+        """Unique among a plan's jobs: `unit-3.11`, `gpu-cu128`."""
         return f"gpu-{self.torch_backend}" if self.is_gpu else self.session
+
+    @property
+    def key(self) -> str:
+        """Unique among the legs of every call in a run: artifact and cache names."""
+        return f"{self.prefix}-{self.id}" if self.prefix else self.id
+
+    @property
+    def timeout_minutes(self) -> int:
+        return TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"]
 
     def as_dict(self, default_runner: tuple[str, ...] = ()) -> dict[str, Any]:
         """One matrix leg. `gpu-backends` is empty on CPU legs (empty counts as unset)."""
         return {
             "id": self.id,
+            "key": self.key,
             "name": self.name,
             "session": self.session,
             "python": self.python,
@@ -57,17 +74,15 @@ class Job:
             "container": self.container,  # empty: on the runner itself
             "timeout-minutes": self.timeout_minutes,
             "session-timeout-minutes": self.timeout_minutes - REPORT_MINUTES,
+            "reports": self.reports,
             "carry": self.carry,  # empty: nothing to keep
         }
-
-    @property
-    def timeout_minutes(self) -> int:
-        return TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"]
 
 
 @dataclass(frozen=True)
 class Plan:
     settings: Settings
+    choice: Choice
     torch: TorchRelease | None
     sessions: tuple[str, ...]
     python_versions: tuple[str, ...]
@@ -76,87 +91,73 @@ class Plan:
     warnings: tuple[str, ...]
 
 
-def _dedupe(name: str, values: tuple[str, ...], warnings: list[str]) -> tuple[str, ...]:
-    seen: list[str] = []
-    for value in values:
-        if value in seen:
-            warnings.append(f"{name}: {value} is listed more than once; it runs once")
-        else:
-            seen.append(value)
-    return tuple(seen)
-
-
-def make_plan(settings: Settings, earlier: list[str] | None = None) -> Plan:
+def make_plan(
+    settings: Settings, earlier: list[str] | None = None, *, static_jobs: bool = False
+) -> Plan:
     """The jobs for these settings; raise ConfigError with one line per problem.
 
-    `earlier`: problems already found while reading the settings, reported with these.
+    earlier: problems already found while reading the settings, reported with these.
+    static_jobs: the CI system made one job per session before any job could read the project
+    (GitLab): a session left out for having nothing to check is then an error.
     """
-    problems: list[str] = list(earlier or [])
-    warnings: list[str] = []
-    sessions = _dedupe("sessions", settings.items("sessions"), warnings)
-    pythons = _dedupe("python-versions", settings.python_versions, warnings)
-    gpu_backends = _dedupe("gpu-backends", settings.items("gpu-backends"), warnings)
-    gpu_runner = settings.items("gpu-runner")
-    container = settings.text("gpu-container")
-
-    torch = _torch_release(settings.text("torch-version"), problems)
-    problems += _backend_problems(settings.text("torch-backend"))
-    if torch is not None and (settings.text("torch-backend") != "none" or gpu_runner):
+    problems: list[str] = []
+    warnings: list[str] = list(settings.warnings)
+    try:
+        choice = check(settings, earlier)
+        warnings += choice.warnings
+    except ConfigError as err:
+        problems += err.problems
+        warnings += err.warnings
+        choice = Choice(())
+    if static_jobs:
         problems += [
-            f"python-versions: {python} is not available for torch {torch.version}"
-            f" (has {', '.join(torch.pythons)})"
-            for python in pythons
-            if python not in torch.pythons
+            f"sessions: {name} has nothing to check ({why}), but the template has a job for it:"
+            " list the sessions to run in the template's `sessions` input"
+            for name, why in choice.left_out.items()
+            if name != "gpu"
         ]
 
-    gpu_asked = "gpu" in sessions and not settings.values["sessions"].source.startswith("default")
-    gpu_on = "gpu" in sessions and bool(gpu_runner)
-    if gpu_asked and not gpu_runner:
+    gpu_runner = settings.gpu_runner
+    gpu_listed = settings.given("sessions") and "gpu" in settings.sessions
+    gpu_chosen = "gpu" in choice.names
+    if gpu_listed and not gpu_runner:
         problems.append(
             'gpu-runner: the gpu session needs a GPU runner (labels or tags, e.g. ["gpu"]);'
             " give one or drop gpu from sessions"
         )
-    if gpu_runner and "gpu" not in sessions:
-        warnings.append("gpu-runner is given but sessions has no gpu: no GPU job runs")
-    if gpu_on and torch is not None:
-        problems += _gpu_backend_problems(gpu_backends, torch)
+    if gpu_runner and not gpu_chosen and not problems:
+        why = choice.left_out.get("gpu", "sessions has no gpu")
+        warnings.append(f"gpu-runner is given but no GPU job runs: {why}")
+    torch = choice.torch
+    if gpu_runner and gpu_chosen and torch is not None:
+        problems += _gpu_backend_problems(settings.gpu_backends, torch)
 
-    jobs = _cpu_jobs(settings, sessions, pythons)
-    gpu_jobs = (
-        tuple(
-            Job(f"gpu ({build})", "gpu", pythons[0], build, gpu_runner, container)
-            for build in gpu_backends
+    pythons = settings.python_versions
+    jobs = _cpu_jobs(settings, choice, pythons)
+    gpu_jobs: tuple[Job, ...] = ()
+    if gpu_runner and gpu_chosen and pythons:
+        gpu_jobs = tuple(
+            _job(
+                settings,
+                f"gpu ({build})",
+                "gpu",
+                pythons[0],
+                build,
+                gpu_runner,
+                container=settings.gpu_container,
+            )
+            for build in settings.gpu_backends
         )
-        if gpu_on and pythons
-        else ()
-    )
     if not jobs and not gpu_jobs and not problems:
         problems.append(
             "sessions: nothing to run (only gpu is asked for, and no gpu-runner is given)"
         )
     if problems:
-        raise ConfigError(*problems, warnings=tuple(warnings))
-    return Plan(settings, torch, sessions, pythons, jobs, gpu_jobs, tuple(warnings))
-
-
-def _torch_release(wanted: str, problems: list[str]) -> TorchRelease | None:
-    compat = load()
-    torch = compat.release(wanted) if wanted else compat.newest
-    if torch is None:
-        known = ", ".join(sorted(compat.releases, key=_key))
-        problems.append(f"torch-version: {wanted} is not a release mlci knows (knows {known})")
-    return torch
-
-
-def _backend_problems(backend: str) -> list[str]:
-    if backend.startswith("cu"):
-        return [
-            f"torch-backend: {backend} is a CUDA build; CPU jobs use cpu"
-            " (CUDA builds go in gpu-backends)"
-        ]
-    if backend not in ("cpu", "none"):
-        return [f"torch-backend: {backend} is not supported yet (use cpu, or none)"]
-    return []
+        raise ConfigError(*problems, warnings=tuple(dict.fromkeys(warnings)))
+    names = tuple(name for name in choice.names if name != "gpu" or gpu_jobs)
+    return Plan(
+        settings, choice, torch, names, pythons, jobs, gpu_jobs, tuple(dict.fromkeys(warnings))
+    )
 
 
 def _gpu_backend_problems(builds: tuple[str, ...], torch: TorchRelease) -> list[str]:
@@ -170,57 +171,60 @@ def _gpu_backend_problems(builds: tuple[str, ...], torch: TorchRelease) -> list[
     ]
 
 
-def _cpu_jobs(
-    settings: Settings, sessions: tuple[str, ...], pythons: tuple[str, ...]
-) -> tuple[Job, ...]:
+def prefix(settings: Settings) -> str:
+    """What sets this call's artifact and cache names apart: call-id, else the project folder."""
+    if settings.call_id:
+        return settings.call_id
+    folder = str(PurePosixPath(settings.working_directory))
+    return "" if folder == "." else re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-")
+
+
+def _job(
+    settings: Settings,
+    name: str,
+    session: str,
+    python: str,
+    backend: str,
+    runner: tuple[str, ...],
+    *,
+    container: str = "",
+    carry: str = "",
+) -> Job:
+    reports = PurePosixPath(settings.working_directory) / REPORTS / session
+    return Job(
+        name,
+        session,
+        python,
+        backend,
+        runner,
+        reports=str(reports),
+        prefix=prefix(settings),
+        container=container,
+        carry=carry,
+    )
+
+
+def _cpu_jobs(settings: Settings, choice: Choice, pythons: tuple[str, ...]) -> tuple[Job, ...]:
     if not pythons:
         return ()
-    runner = settings.items("runner")
-    backend = settings.text("torch-backend")
+    runner = settings.runner
+    backend = settings.torch_backend
     jobs: list[Job] = []
-    for session in sessions:
-        if session == "gpu":
+    for definition in choice.sessions:
+        if definition.gpu:
             continue
-        if session == "unit":
-            carry = testmon_data(settings) if settings.flag("testmon") else ""
-            jobs += [
-                Job(f"unit ({p})", f"unit-{p}", p, backend, runner, carry=carry) for p in pythons
-            ]
+        if definition.per_python:
+            carry = testmon_data(settings) if settings.testmon else ""
+            for python, session in zip(pythons, definition.nox_names(settings), strict=True):
+                name = f"{definition.name} ({python})"
+                jobs.append(_job(settings, name, session, python, backend, runner, carry=carry))
         else:
-            jobs.append(Job(session, session, pythons[0], backend, runner))
+            jobs.append(
+                _job(settings, definition.name, definition.name, pythons[0], backend, runner)
+            )
     return tuple(jobs)
 
 
 def testmon_data(settings: Settings) -> str:
     """testmon's data file, from the repository root: what a testmon job carries between runs."""
-    return str(PurePosixPath(settings.text("working-directory")) / ".testmondata")
-
-
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-# --- output -----------------------------------------------------------------------------------
-
-
-def resolved_values(plan: Plan) -> dict[str, Any]:
-    """The CI inputs after planning (deduplicated, defaults filled), by option name."""
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        if option.ci:
-            value = plan.settings[option.name]
-            values[option.name] = list(value) if isinstance(value, tuple) else value
-    values["sessions"] = list(plan.sessions)
-    values["python-versions"] = list(plan.python_versions)
-    values["torch-version"] = plan.torch.version if plan.torch else ""
-    values["gpu-backends"] = [job.torch_backend for job in plan.gpu_jobs] or values["gpu-backends"]
-    return values
-
-
-def as_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "jobs": [job.as_dict(GITHUB_DEFAULT_RUNNER) for job in plan.jobs],
-        "gpu-jobs": [job.as_dict() for job in plan.gpu_jobs],
-        "settings": resolved_values(plan),
-        "warnings": list(plan.warnings),
-    }
+    return str(PurePosixPath(settings.working_directory) / ".testmondata")

@@ -2,6 +2,9 @@
 
     python -m mlci.release ref REF          REF must be refs/tags/vX.Y.Z
     python -m mlci.release dist REF FOLDER  the wheel and sdist in FOLDER carry X.Y.Z
+    python -m mlci.release major REF        prints the major tag (v1) to move to REF, or
+                                            nothing when a newer vX.Y.Z of that major exists
+                                            (the existing tag refs, one per line, on stdin)
 
 Each failure is one line naming what is wrong; the exit status is 1.  Only the standard library
 is used, so the workflow runs this from a checkout without installing anything.
@@ -43,6 +46,28 @@ def version_of(ref: str) -> str:
 def major_tag(ref: str) -> str:
     """The moving major tag a release updates: refs/tags/v1.4.2 -> v1."""
     return f"v{_parse(ref)['major']}"
+
+
+def _numbers(match: re.Match[str]) -> tuple[int, ...]:
+    return tuple(int(part) for part in match["version"].split("."))
+
+
+def major_to_move(ref: str, existing: list[str]) -> str | None:
+    """The major tag to point at `ref`, or None when a newer release of that major exists.
+
+    The major tag only moves forward: a backport (v1.2.5 after v1.3.0) never takes `v1` back.
+    `existing`: the repository's tag refs (anything that is not a release tag is ignored).
+    """
+    release = _parse(ref)
+    newest = max(
+        (
+            _numbers(match)
+            for match in map(TAG_REF.fullmatch, (line.strip() for line in existing))
+            if match is not None and match["major"] == release["major"]
+        ),
+        default=(),
+    )
+    return None if newest > _numbers(release) else major_tag(ref)
 
 
 def _metadata_version(text: str) -> str:
@@ -102,6 +127,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"release: {', '.join(sorted(built_versions(Path(args[2]))))} match {args[1]}"
                 )
             return 1 if problems else 0
+        if len(args) == 2 and args[0] == "major":
+            major = major_to_move(args[1], sys.stdin.read().splitlines())
+            if major is None:
+                print(
+                    f"release: a newer release of {major_tag(args[1])} exists:"
+                    f" {major_tag(args[1])} stays where it is",
+                    file=sys.stderr,
+                )
+            else:
+                print(major)
+            return 0
     except ReleaseError as err:
         print(err, file=sys.stderr)
         return 1

@@ -1,4 +1,10 @@
-"""Resolve the settings of one project: flag > MLCI_* environment > [tool.mlci] > default."""
+"""Resolve the settings of one project: flag > MLCI_* environment > [tool.mlci] > default.
+
+The result is typed: `settings.python_versions` is a tuple of strings, `settings.testmon` a
+bool; a misspelt option is a mypy error. Where each value came from is kept beside it
+(`settings.origin("testmon")`), as an `Origin`. A test keeps the fields below equal to the
+option table.
+"""
 
 from __future__ import annotations
 
@@ -6,102 +12,79 @@ import difflib
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlci.compat import load
-from mlci.options import OPTIONS, OPTIONS_BY_NAME, Option, OptionError, Value
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
-
-class ConfigError(Exception):
-    """User mistakes in the settings: printed one line each, never as a traceback."""
-
-    def __init__(self, *problems: str, warnings: tuple[str, ...] = ()) -> None:
-        unique = list(dict.fromkeys(problems))  # one check may be reached by two paths
-        super().__init__("; ".join(unique))
-        self.problems = unique
-        self.warnings = warnings
+from mlci.errors import ConfigError
+from mlci.option_table import OPTIONS, OPTIONS_BY_NAME
+from mlci.options import Option, OptionError, Origin, Value
+from mlci.project import read_pyproject
 
 
 @dataclass(frozen=True)
 class Setting:
+    """A resolved value and where it came from (`note`: which variable, or how a default was
+    computed, or that a given value was rejected)."""
+
     value: Value
-    source: str  # "flag", "env MLCI_X", "pyproject.toml", "default"
+    origin: Origin
+    note: str = ""
+
+    def describe(self) -> str:
+        return self.origin.value + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The resolved settings of a project, each with where it came from."""
+    """The resolved settings of a project; one attribute per option of the table."""
 
     root: Path
     project_name: str
-    values: Mapping[str, Setting]
+    package: str
+    python_versions: tuple[str, ...]
+    sessions: tuple[str, ...]
+    torch_backend: str
+    gpu_backends: tuple[str, ...]
+    torch_version: str
+    runner: tuple[str, ...]
+    gpu_runner: tuple[str, ...]
+    gpu_container: str
+    call_id: str
+    working_directory: str
+    torch_index: str
+    allow_insecure_index: bool
+    extras: tuple[str, ...]
+    dependency_groups: tuple[str, ...]
+    coverage_fail_under: float
+    xdist_workers: str
+    testmon: bool
+    test_timeout: int
+    tests_dir: str
+    notebooks: str
+    notebook_timeout: int
+    sources: Mapping[str, Setting] = field(repr=False, default_factory=dict)
+    # Things the user may want to know (a list entry given twice, dropped).
+    warnings: tuple[str, ...] = ()
 
-    def __getitem__(self, name: str) -> Value:
-        return self.values[name].value
+    def origin(self, name: str) -> Origin:
+        return self.sources[name].origin
 
-    def text(self, name: str) -> str:
-        value = self[name]
-        assert isinstance(value, str), name
-        return value
-
-    def items(self, name: str) -> tuple[str, ...]:
-        value = self[name]
-        assert isinstance(value, tuple), name
-        return value
-
-    def flag(self, name: str) -> bool:
-        value = self[name]
-        assert isinstance(value, bool), name
-        return value
-
-    def number(self, name: str) -> float:
-        value = self[name]
-        assert isinstance(value, int | float), name
-        assert not isinstance(value, bool), name
-        return float(value)
-
-    @property
-    def package(self) -> str:
-        package = self.text("package")
-        if not package:
-            raise ConfigError(
-                "[tool.mlci] package is not set and pyproject.toml has no [project].name"
-            )
-        return package
-
-    @property
-    def python_versions(self) -> tuple[str, ...]:
-        return self.items("python-versions")
+    def given(self, name: str) -> bool:
+        """Set by the user (flag, environment or pyproject), not a default."""
+        return self.origin(name) is not Origin.DEFAULT
 
     @property
     def main_python(self) -> str:
         return self.python_versions[0]
 
-    def path(self, name: str) -> Path:
-        return self.root / self.text(name)
-
-
-def read_pyproject(root: Path, *, required: bool = True) -> dict[str, Any]:
-    """The project's pyproject.toml as a dict; a missing or unreadable one is a ConfigError."""
-    path = root / "pyproject.toml"
-    try:
-        if not required and not path.exists():
-            return {}
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"no pyproject.toml in {root}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: invalid TOML ({err})") from None
-    except OSError as err:  # a name too long, a file that is a folder, no permission
-        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    def require_package(self) -> str:
+        if not self.package:
+            raise ConfigError(
+                "[tool.mlci] package is not set and pyproject.toml has no [project].name"
+            )
+        return self.package
 
 
 def resolve(
@@ -115,68 +98,112 @@ def resolve(
 ) -> Settings:
     """Read the project's settings; raise ConfigError naming every bad key or value.
 
-    An empty flag or environment value counts as not given: CI systems pass unset inputs as ''.
+    An empty flag or environment value ('' or []) counts as not given: CI systems pass unset
+    inputs that way.
     With `problems`, bad values are appended there and replaced by their defaults instead of
     raising, so that a caller can check further and report everything at once.
     read_project=False: leave pyproject.toml unread (its folder is itself a rejected input).
     """
     root = root.resolve()
     pyproject = read_pyproject(root, required=require_pyproject) if read_project else {}
-    project_name = str(pyproject.get("project", {}).get("name", ""))
-    table = pyproject.get("tool", {}).get("mlci", {})
-    if not isinstance(table, dict):
-        raise ConfigError("[tool.mlci] must be a table")
+    project = pyproject.get("project", {})
+    project_name = str(project.get("name", "")) if isinstance(project, dict) else ""
+    table = _mlci_table(pyproject)
     env = os.environ if environ is None else environ
     flags = flags or {}
 
     found = [_unknown_key(key) for key in table if key not in OPTIONS_BY_NAME]
+    found += [
+        f"[tool.mlci] {option.name}: set it in the CI file (a workflow or template input), not"
+        " in pyproject.toml: a pull request's own files must not choose where jobs run"
+        for option in OPTIONS
+        if option.name in table and not option.project
+    ]
     values: dict[str, Setting] = {}
     for option in OPTIONS:
         try:
-            values[option.name] = _resolve_one(option, flags, env, table)
+            values[option.name] = resolve_one(option, flags, env, table)
         except OptionError as err:
             found.append(str(err))
-            values[option.name] = Setting(option.default, "default (given value rejected)")
+            values[option.name] = Setting(option.default, Origin.DEFAULT, "given value rejected")
     if found and problems is None:
         raise ConfigError(*found)
     if problems is not None:
         problems.extend(found)
 
     values = _fill_computed(values, project_name)
-    return Settings(root=root, project_name=project_name, values=values)
+    warnings = _dedupe(values)
+    typed: dict[str, Any] = {option.attribute: values[option.name].value for option in OPTIONS}
+    return Settings(
+        root=root, project_name=project_name, sources=values, warnings=warnings, **typed
+    )
 
 
-def _resolve_one(
-    option: Option, flags: Mapping[str, object], env: Mapping[str, str], table: Mapping[str, Any]
+def _dedupe(values: dict[str, Setting]) -> tuple[str, ...]:
+    """Lists keep the first of repeated entries: `3.11,3.11` runs once, with a warning."""
+    warnings: list[str] = []
+    for name, setting in values.items():
+        if isinstance(setting.value, tuple) and len(set(setting.value)) < len(setting.value):
+            repeated = sorted({v for v in setting.value if setting.value.count(v) > 1})
+            warnings += [f"{name}: {v} is listed more than once; it runs once" for v in repeated]
+            values[name] = Setting(
+                tuple(dict.fromkeys(setting.value)), setting.origin, setting.note
+            )
+    return tuple(warnings)
+
+
+def _mlci_table(pyproject: Mapping[str, Any]) -> Mapping[str, Any]:
+    tool = pyproject.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError("pyproject.toml: `tool` must be a table ([tool.mlci], [tool.ruff], ...)")
+    table = tool.get("mlci", {})
+    if not isinstance(table, dict):
+        raise ConfigError("pyproject.toml: [tool.mlci] must be a table")
+    return table
+
+
+def resolve_one(
+    option: Option,
+    flags: Mapping[str, object],
+    env: Mapping[str, str] | None = None,
+    table: Mapping[str, Any] | None = None,
 ) -> Setting:
+    """One option by the precedence rule (OptionError for a bad value)."""
+    env = os.environ if env is None else env
+    table = table or {}
     flag = flags.get(option.name)
-    if flag is not None and flag != "":
-        return Setting(option.parse(flag, option.name), "flag")
-    if env.get(option.env_var, "").strip():
+    if not _unset(flag):
+        return Setting(option.parse(flag, option.name), Origin.FLAG)
+    if not _unset(env.get(option.env_var)):
         where = f"{option.name} (from {option.env_var})"
-        return Setting(option.parse(env[option.env_var], where), f"env {option.env_var}")
-    if option.toml_key in table:
-        where = f"[tool.mlci] {option.toml_key}"
-        return Setting(option.parse(table[option.toml_key], where), "pyproject.toml")
-    return Setting(option.default, "default")
+        return Setting(option.parse(env[option.env_var], where), Origin.ENV, option.env_var)
+    if option.project and option.name in table:
+        where = f"[tool.mlci] {option.name}"
+        return Setting(option.parse(table[option.name], where), Origin.PYPROJECT)
+    return Setting(option.default, Origin.DEFAULT)
+
+
+def _unset(raw: object) -> bool:
+    """CI systems pass an input nobody set as '' (GitHub) or, for an array, [] (GitLab)."""
+    return raw is None or (isinstance(raw, str) and raw.strip() in ("", "[]"))
 
 
 def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, Setting]:
     """Defaults that depend on the project or the running Python."""
     if not values["package"].value and project_name:
         package = project_name.replace("-", "_").replace(".", "_").lower()
-        values["package"] = Setting(package, "default ([project].name)")
+        values["package"] = Setting(package, Origin.DEFAULT, "[project].name")
     if not values["gpu-backends"].value:
         # The CUDA build plain `pip install torch` gets, for the chosen (or newest) release.
         compat = load()
         wanted = str(values["torch-version"].value)
         release = (compat.release(wanted) if wanted else None) or compat.newest
         values["gpu-backends"] = Setting(
-            (release.pypi_cuda,), f"default (PyPI's build of torch {release.version})"
+            (release.pypi_cuda,), Origin.DEFAULT, f"PyPI's build of torch {release.version}"
         )
     if not values["python-versions"].value:
         current = f"{sys.version_info.major}.{sys.version_info.minor}"
-        values["python-versions"] = Setting((current,), "default (the Python running nox)")
+        values["python-versions"] = Setting((current,), Origin.DEFAULT, "the Python running nox")
     return values
 
 
@@ -185,7 +212,7 @@ def _unknown_key(key: str) -> str:
     candidates = {name: name for name in OPTIONS_BY_NAME}
     for name in OPTIONS_BY_NAME:
         candidates.setdefault(name.split("-")[0], name)
-    close = difflib.get_close_matches(key.replace("_", "-"), candidates, n=1)
+    close = difflib.get_close_matches(str(key).replace("_", "-"), candidates, n=1)
     hint = f" (did you mean {candidates[close[0]]}?)" if close else ""
     valid = ", ".join(OPTIONS_BY_NAME)
     return f"[tool.mlci] unknown key {key!r}{hint}; valid keys: {valid}"

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 
-from mlci.junit import totals
+from mlci.junit import ReportError, parse, totals
 
 # What a job result means for the required check (GitHub `needs.<job>.result` values).
-PASSING_RESULTS = ("success", "skipped")
-
-
-def coverage_percent(path: Path) -> float | None:
-    """Line coverage from a Cobertura `coverage.xml`, or None without one."""
-    if not path.is_file():
-        return None
-    rate = ET.parse(path).getroot().get("line-rate")
-    return None if rate is None else round(float(rate) * 100, 1)
+ICONS = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "skipped": "⏭️"}
 
 
 def total_coverage(path: Path) -> float | None:
-    """coverage.py's total (lines and branches together, as --cov-fail-under counts it)."""
-    if not path.is_file():
+    """coverage.py's total from a Cobertura `coverage.xml`: lines and branches together when
+    branch coverage is on, as `coverage report` counts it. None without a report."""
+    root = parse(path)
+    if root is None:
         return None
-    root = ET.parse(path).getroot()
-    valid = int(root.get("lines-valid", "0")) + int(root.get("branches-valid", "0"))
-    covered = int(root.get("lines-covered", "0")) + int(root.get("branches-covered", "0"))
+    try:
+        valid = int(root.get("lines-valid", "0")) + int(root.get("branches-valid", "0"))
+        covered = int(root.get("lines-covered", "0")) + int(root.get("branches-covered", "0"))
+    except ValueError:
+        raise ReportError(f"{path}: its line and branch counts are not numbers") from None
     return 100.0 if valid == 0 else 100.0 * covered / valid
-
-
-ICONS = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "skipped": "⏭️"}
 
 
 def session_summary(name: str, reports: Path, outcome: str = "") -> str:
@@ -39,11 +32,15 @@ def session_summary(name: str, reports: Path, outcome: str = "") -> str:
     `outcome`: how the session's step ended (GitHub's steps.<id>.outcome), when known.
     """
     junit = reports / "junit.xml"
-    if not junit.is_file():
+    try:
+        counts = totals(junit) if junit.is_file() else None
+        coverage = total_coverage(reports / "coverage.xml")
+    except ReportError as err:
+        return f"### ❌ {name}\n{err}\n"
+    if counts is None:
         if outcome:
             return f"### {ICONS.get(outcome, '❔')} {name}\nsession {outcome}; no test report\n"
         return f"### ❔ {name}\nno test report: the session stopped before its tests ran\n"
-    counts = totals(junit)
     ok = counts.failures == 0 and counts.errors == 0 and counts.tests > 0
     if outcome:
         ok = ok and outcome == "success"
@@ -51,14 +48,16 @@ def session_summary(name: str, reports: Path, outcome: str = "") -> str:
         f"{counts.passed} passed, {counts.failures} failed, {counts.errors} errors,"
         f" {counts.skipped} skipped"
     )
-    coverage = coverage_percent(reports / "coverage.xml")
     if coverage is not None:
-        line += f" · line coverage {coverage:g}%"
+        line += f" · coverage {coverage:.2f}%"
     return f"### {'✅' if ok else '❌'} {name}\n{line}\n"
 
 
-def needs_verdict(needs_json: str) -> tuple[bool, str]:
-    """Judge GitHub's `needs` context: pass when every job succeeded or was skipped."""
+def needs_verdict(needs_json: str, allowed_skips: Iterable[str] = ()) -> tuple[bool, str]:
+    """Judge GitHub's `needs` context: every job must have succeeded, except those listed in
+    `allowed_skips`, which may also have been skipped (like re-actors/alls-green). A run where
+    everything was skipped is therefore not green unless every job was allowed to skip."""
+    allowed = set(allowed_skips)
     try:
         needs = json.loads(needs_json)
     except json.JSONDecodeError as err:
@@ -69,7 +68,8 @@ def needs_verdict(needs_json: str) -> tuple[bool, str]:
     ok = True
     for job, data in needs.items():
         result = data.get("result", "?") if isinstance(data, dict) else "?"
-        passed = result in PASSING_RESULTS
+        passed = result == "success" or (result == "skipped" and job in allowed)
         ok = ok and passed
-        lines.append(f"{'✅' if passed else '❌'} {job}: {result}")
+        note = "" if passed or result != "skipped" else " (not allowed to skip)"
+        lines.append(f"{ICONS.get(result, '❔') if passed else '❌'} {job}: {result}{note}")
     return ok, "\n".join(lines)

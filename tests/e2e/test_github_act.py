@@ -67,7 +67,7 @@ def test_every_session_runs_for_real_and_the_required_check_passes(
     assert {p.name for p in run.artifacts.iterdir()} == {
         f"mlci-reports-{name}" for name in ("lint", "mypy", "unit-3.11", "integ", "nbmake")
     }
-    assert "### ✅ unit-3.11" in log and "line coverage" in log  # the job summary
+    assert "### ✅ unit-3.11" in log and "· coverage " in log  # the job summary
     assert "✅ session: success" in log  # the required check's verdict
 
 

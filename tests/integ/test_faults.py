@@ -26,6 +26,11 @@ def closed_port() -> int:
     return port
 
 
+def insecure(url: str) -> dict[str, str]:
+    """A local http index: plain http must be allowed explicitly."""
+    return {"MLCI_TORCH_INDEX": url, "MLCI_ALLOW_INSECURE_INDEX": "true"}
+
+
 def mlci_error(text: str) -> str:
     return next(line for line in text.splitlines() if "installing into" in line)
 
@@ -35,7 +40,7 @@ def test_an_unreachable_torch_source_fails_in_seconds_naming_it(
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}/simple"
     started = time.monotonic()
-    done = run_nox(sample, "-s", "unit-3.11", env={"MLCI_TORCH_INDEX": url})
+    done = run_nox(sample, "-s", "unit-3.11", env=insecure(url))
     elapsed = time.monotonic() - started
     assert done.returncode != 0
     assert "Connection refused" in output(done)  # uv's reason
@@ -68,7 +73,7 @@ def test_a_flaky_index_is_retried_a_bounded_number_of_times_then_fails_clearly(
 ) -> None:
     url, hits = flaky_index
     started = time.monotonic()
-    done = run_nox(sample, "-s", "unit-3.11", env={"MLCI_TORCH_INDEX": url})
+    done = run_nox(sample, "-s", "unit-3.11", env=insecure(url))
     elapsed = time.monotonic() - started
     assert done.returncode != 0
     assert hits, "uv never asked the index"
@@ -104,3 +109,33 @@ def test_a_hanging_notebook_cell_is_stopped_by_the_cell_timeout(
     assert "timed out" in text and "hangs.ipynb" in text
     assert "FAILED notebooks/hangs.ipynb::hangs.ipynb - A cell timed out" in text
     assert elapsed < 300, f"took {elapsed:.0f} s"
+
+
+def test_a_plain_http_index_is_refused_before_anything_is_installed(
+    sample: Path, run_nox: RunNox
+) -> None:
+    done = run_nox(sample, "-s", "unit-3.11", env={"MLCI_TORCH_INDEX": "http://mirror.invalid/x"})
+    assert done.returncode == 2  # refused while the noxfile registers the sessions
+    assert "torch-index: http://mirror.invalid/x is plain http" in output(done)
+
+
+def test_a_hanging_test_fails_by_name_in_seconds(sample: Path, run_nox: RunNox) -> None:
+    (sample / "tests" / "test_hangs.py").write_text(
+        "import time\n\n\ndef test_never_returns():\n    time.sleep(3600)\n"
+    )
+    started = time.monotonic()
+    done = run_nox(
+        sample,
+        "-s",
+        "unit-3.11",
+        "--",
+        "-k",
+        "test_never_returns",
+        "--no-cov",
+        env={"MLCI_TEST_TIMEOUT": "5"},
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    text = output(done)
+    assert "FAILED tests/test_hangs.py::test_never_returns - Failed: Timeout" in text
+    assert elapsed < 120, f"took {elapsed:.0f} s"

@@ -1,0 +1,101 @@
+"""What goes into a session environment, as one uv command: a pure function of the settings.
+
+Running it (and reporting a failure) is `nox_sessions.py`'s job; `mlci sessions` shows it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci import torch_source
+from mlci._version import __version__
+from mlci.project import read_pyproject
+from mlci.settings import Settings
+from mlci.torch_source import TORCH_FAMILY, TorchSource
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    """`uv pip install --python <env> <args>`, with `environment` added to uv's variables."""
+
+    args: list[str]
+    source: TorchSource | None
+    environment: dict[str, str] = field(default_factory=dict)
+    # Files beside pyproject.toml whose content the environment follows (a change rebuilds it).
+    follows_files: tuple[Path, ...] = ()
+    follows: str = "pyproject.toml, resolved afresh"
+
+
+def request(
+    settings: Settings, backend: str, tools: tuple[str, ...], cache_dir: Path
+) -> InstallRequest:
+    """The install of the project (with its extras and groups), the session tools and mlci."""
+    pyproject = read_pyproject(settings.root, required=False)
+    source = torch_source.resolve(
+        backend,
+        settings.torch_index,
+        cache_dir,
+        allow_insecure=settings.allow_insecure_index,
+        family=torch_family(pyproject, settings),
+    )
+    extras = settings.extras
+    project = str(settings.root) + (f"[{','.join(extras)}]" if extras else "")
+    groups = [
+        f"--group={settings.root / 'pyproject.toml'}:{group}"
+        for group in settings.dependency_groups
+    ]
+    args = ["-e", project, *groups, *tools, *mlci_requirement()]
+    if source is not None:
+        args += source.install_args()
+    return InstallRequest(args, source, source.environment() if source else {})
+
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def torch_family(pyproject: dict[str, Any], settings: Settings) -> tuple[str, ...]:
+    """torch, plus torchvision/torchaudio when the project asks for them by name: they must
+    come from the same index as torch (PyPI's builds do not match a CPU torch)."""
+    project = pyproject.get("project", {})
+    requirements: list[str] = list(project.get("dependencies", []))
+    for extra in settings.extras:
+        requirements += project.get("optional-dependencies", {}).get(extra, [])
+    for group in settings.dependency_groups:
+        requirements += [
+            item
+            for item in pyproject.get("dependency-groups", {}).get(group, [])
+            if isinstance(item, str)
+        ]
+    named = {
+        match[1].lower().replace("_", "-")
+        for requirement in requirements
+        if isinstance(requirement, str) and (match := _NAME.match(requirement))
+    }
+    return tuple(name for name in TORCH_FAMILY if name == "torch" or name in named)
+
+
+def mlci_requirement() -> list[str]:
+    """Install the same mlci into session environments (its pytest plugin, `mlci doctor`)."""
+    tree = Path(__file__).resolve().parents[2]
+    if (tree / "pyproject.toml").is_file() and (tree / "src" / "mlci").is_dir():
+        return ["-e", str(tree)]  # a source checkout of the kit
+    try:
+        direct = importlib.metadata.distribution("mlci").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        direct = None
+    if direct:
+        origin = json.loads(direct)
+        url = origin.get("url", "")
+        vcs = origin.get("vcs_info")
+        if vcs:  # installed from git (the GitLab template does): the very same commit
+            return [f"{vcs['vcs']}+{url}@{vcs['commit_id']}"]
+        if url.startswith("file://"):
+            return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
+    return [f"mlci=={__version__}"]

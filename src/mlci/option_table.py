@@ -1,0 +1,212 @@
+"""Every mlci setting, defined once as data.
+
+The settings are read from this table (`settings.py`), the `mlci` flags are built from it, the
+README's option table is generated from it, and the CI input lists are checked against it. A
+setting is looked up, highest precedence first, in: a command-line flag or CI input, the
+`MLCI_<NAME>` environment variable, `[tool.mlci]` in pyproject.toml, then the default below.
+"""
+
+from __future__ import annotations
+
+from mlci import checks
+from mlci.options import Option
+from mlci.registry import SESSION_NAMES
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "package",
+        "str",
+        "",
+        "Import name of the package under test (coverage, pylint and mypy target).",
+        default_doc="`[project].name` with `-` as `_`",
+        check=checks.package,
+    ),
+    Option(
+        "python-versions",
+        "list",
+        (),
+        "Python versions the `unit` session runs on; the first one runs the other sessions.",
+        default_doc="the Python running nox",
+        check=checks.pythons,
+        ci=True,
+    ),
+    Option(
+        "sessions",
+        "list",
+        SESSION_NAMES,
+        "Sessions to run. Unset: every session that has something to check in this project"
+        " (`mlci sessions` says which were left out and why); listed: each must have something"
+        " to check. `gpu` runs only when asked for (`nox -s gpu`, or a `gpu-runner` in CI).",
+        default_doc="those with something to check",
+        check=checks.one_of(SESSION_NAMES),
+        ci=True,
+    ),
+    Option(
+        "torch-backend",
+        "str",
+        "cpu",
+        "Torch build for the CPU sessions: `cpu`, or `none` for a project that does not use torch.",
+        check=checks.backend,
+        ci=True,
+    ),
+    Option(
+        "gpu-backends",
+        "list",
+        (),
+        "CUDA builds of torch for the `gpu` job, one job each; locally the first one is used.",
+        default_doc="the build PyPI's torch uses (`cu130` for torch 2.14)",
+        check=checks.gpu_backends,
+        ci=True,
+    ),
+    Option(
+        "torch-version",
+        "str",
+        "",
+        "torch release the CI matrix is checked against (its Python versions and CUDA builds).",
+        default_doc="the newest release mlci knows",
+        check=checks.torch_version,
+        ci=True,
+    ),
+    Option(
+        "runner",
+        "list",
+        (),
+        "Runner for the CPU jobs: GitHub `runs-on` labels, GitLab runner tags. CI input only.",
+        default_doc='GitHub: `["ubuntu-latest"]`; GitLab: no tags',
+        check=checks.labels,
+        ci=True,
+        project=False,
+    ),
+    Option(
+        "gpu-runner",
+        "list",
+        (),
+        "Runner for the GPU job: GitHub `runs-on` labels, GitLab runner tags. No GPU job"
+        " without it. CI input only.",
+        default_doc="none: no GPU job",
+        check=checks.labels,
+        ci=True,
+        project=False,
+    ),
+    Option(
+        "gpu-container",
+        "str",
+        "",
+        "GitHub: a container image the GPU legs run in, started with `--gpus all` (it needs bash"
+        " and git). GitLab jobs always run in an image: `gpu-image` of mlci-gpu.yml. CI input"
+        " only.",
+        default_doc="none: on the runner itself",
+        check=checks.image,
+        ci=True,
+        project=False,
+    ),
+    Option(
+        "call-id",
+        "str",
+        "",
+        "GitHub: tells apart two calls of the workflow in one run (concurrency group, artifact"
+        " and cache names), e.g. two projects of a monorepo. CI input only.",
+        default_doc="the working directory",
+        check=checks.label,
+        ci=True,
+        project=False,
+    ),
+    Option(
+        "working-directory",
+        "str",
+        ".",
+        "Folder of the project inside the repository (where its pyproject.toml is).",
+        check=checks.relative_folder,
+        ci=True,
+    ),
+    Option(
+        "torch-index",
+        "str",
+        "",
+        "Where torch comes from instead of PyTorch's index for the backend: a PEP 503 index URL"
+        " (a mirror; https, or http with `allow-insecure-index`) or a local folder of wheels"
+        " (air-gapped sites). Used for torch and its CUDA packages only. A user name and"
+        " password in the URL are never printed.",
+        default_doc="`https://download.pytorch.org/whl/<backend>`",
+        check=checks.index,
+        ci=True,
+    ),
+    Option(
+        "allow-insecure-index",
+        "bool",
+        False,
+        "Accept a plain `http://` torch-index (a mirror on a trusted network): packages and"
+        " credentials then travel unencrypted.",
+    ),
+    Option(
+        "extras",
+        "list",
+        (),
+        "Extras of the project installed into every session (`pip install -e .[extra]`).",
+        check=checks.names,
+    ),
+    Option(
+        "dependency-groups",
+        "list",
+        (),
+        "PEP 735 dependency groups of the project installed into every session.",
+        check=checks.names,
+    ),
+    Option(
+        "coverage-fail-under",
+        "number",
+        80.0,
+        "`unit` fails when the package's coverage is below this percentage: coverage.py's total,"
+        " lines and branches together when branch coverage is on (as `coverage report` counts).",
+        check=checks.percent,
+        ci=True,
+    ),
+    Option(
+        "xdist-workers",
+        "str",
+        "0",
+        "pytest-xdist workers for `unit`: `0` (off), a number, or `auto`. Each worker imports"
+        " torch (~4 s), so only long suites gain.",
+        check=checks.workers,
+    ),
+    Option(
+        "testmon",
+        "bool",
+        False,
+        "Run only the unit tests affected by the change (pytest-testmon); coverage is not"
+        " enforced then, since only some tests run. In CI each unit job keeps testmon's data"
+        " (`.testmondata`) from one run to the next in the cache.",
+        ci=True,
+    ),
+    Option(
+        "test-timeout",
+        "int",
+        600,
+        "Seconds one test may run in `unit`, `integ` and `gpu` (pytest-timeout) before it fails,"
+        " named, instead of hanging until the job's limit; 0 turns it off.",
+        check=checks.at_least_zero,
+    ),
+    Option(
+        "tests-dir",
+        "str",
+        "tests",
+        "Folder of the project's tests.",
+        check=checks.relative_folder,
+    ),
+    Option(
+        "notebooks",
+        "str",
+        "notebooks",
+        "Folder whose notebooks `nbmake` executes (every `*.ipynb` under it).",
+        check=checks.relative_folder,
+    ),
+    Option(
+        "notebook-timeout",
+        "int",
+        600,
+        "Seconds one notebook cell may run in `nbmake`; a cell that runs longer fails the session.",
+        check=checks.positive,
+    ),
+)
+
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}

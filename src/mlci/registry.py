@@ -1,0 +1,286 @@
+"""The session registry: one definition per session, read by everything that knows sessions.
+
+nox registration (`nox_sessions.py`), `mlci sessions`, the planner's CI legs, the choice of
+sessions for a project (`validation.py`), `mlci init`, the README's sessions table and the
+GitLab template's job list (kept equal by a test) all read `REGISTRY`. Adding a session is one
+`SessionDef` here plus its YAML wiring (docs/architecture.md).
+
+Nothing here imports nox, so `mlci` commands stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlci import project
+from mlci.errors import ConfigError
+from mlci.gpu import MULTI_DEVICE_SKIP_RE
+
+if TYPE_CHECKING:
+    from mlci.settings import Settings
+
+# Tools each session installs next to the project (lower bounds only: a project may pin them).
+PYTEST = ("pytest>=8", "pytest-timeout>=2.3")
+XDIST = "pytest-xdist>=3.6"
+TESTMON = "pytest-testmon>=2.1"
+NOT_INTEG_OR_GPU = "not integ and not gpu"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a session: what its command builder needs."""
+
+    settings: Settings
+    name: str  # the nox session: `unit-3.11`, `lint`
+    reports: Path  # its report folder, relative to the project root
+    posargs: tuple[str, ...] = ()
+
+    @property
+    def junit(self) -> str:
+        return f"--junitxml={self.reports / 'junit.xml'}"
+
+    def timeout(self) -> list[str]:
+        seconds = self.settings.test_timeout
+        return [f"--timeout={seconds}"] if seconds else []
+
+    def tests(self) -> list[str]:
+        found = project.tests_dir(self.settings)
+        return [str(found)] if found is not None else []
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """When a session whose tools all exited 0 has still not passed."""
+
+    tests_must_run: bool = False  # a report with no test fails
+    # Every skipped test fails the session, except those whose reason matches this.
+    no_skips_except: str | None = None
+    coverage_gate: bool = False  # coverage-fail-under applies
+
+
+@dataclass(frozen=True)
+class SessionDef:
+    """One session, everything about it that is not wiring: see the module docstring."""
+
+    name: str
+    runs: str  # for people: what it does (README table, `mlci sessions`)
+    reports: tuple[str, ...]  # files it writes in its report folder
+    tools: Callable[[Settings], tuple[str, ...]]
+    commands: Callable[[Run], list[list[str]]]
+    # None when the project has something for it to check, else why not (a few words).
+    nothing_to_check: Callable[[Settings], str | None]
+    # The check above reads test files for a marker: a guess, so listing the session anyway
+    # is allowed (the session fails if no test ran).
+    check_is_a_guess: bool = False
+    default: bool = True  # runs with a plain `nox`
+    per_python: bool = False  # one session per Python version: unit-3.11, unit-3.12
+    gpu: bool = False  # runs on a GPU with a CUDA build of torch
+    verdict: Verdict = field(default_factory=Verdict)
+
+    def nox_names(self, settings: Settings) -> tuple[str, ...]:
+        if self.per_python:
+            return tuple(f"{self.name}-{python}" for python in settings.python_versions)
+        return (self.name,)
+
+    def pythons(self, settings: Settings) -> tuple[str, ...]:
+        return settings.python_versions if self.per_python else (settings.main_python,)
+
+    def backend(self, settings: Settings) -> str:
+        return settings.gpu_backends[0] if self.gpu else settings.torch_backend
+
+
+# --- lint ---------------------------------------------------------------------------------------
+
+
+def _lint(run: Run) -> list[list[str]]:
+    settings = run.settings
+    commands = []
+    if project.pre_commit_config(settings.root) is not None:
+        # posargs first: `--files` takes every argument after it.
+        scope = project.lint_scope(settings.root)
+        commands.append(["pre-commit", "run", *run.posargs, "--show-diff-on-failure", *scope])
+        pylint_args: tuple[str, ...] = ()
+    else:
+        pylint_args = run.posargs  # no pre-commit: the arguments go to pylint
+    commands.append(
+        [
+            "pylint",
+            f"--output-format=colorized,text:{run.reports / 'pylint.txt'}",
+            *pylint_args,
+            str(project.package_dir(settings)),
+        ]
+    )
+    return commands
+
+
+def _has_package(settings: Settings) -> str | None:
+    try:
+        project.package_dir(settings)
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
+LINT = SessionDef(
+    name="lint",
+    runs="`pre-commit run --all-files` with your `.pre-commit-config.yaml` (skipped, with a"
+    " note, when there is none), then `pylint` on the package",
+    reports=("pylint.txt",),
+    tools=lambda settings: ("pre-commit>=3.7", "pre-commit-uv>=4.1", "pylint>=3.2"),
+    commands=_lint,
+    nothing_to_check=_has_package,
+)
+
+# --- mypy ---------------------------------------------------------------------------------------
+
+
+def _mypy(run: Run) -> list[list[str]]:
+    package = str(project.package_dir(run.settings))
+    junit = str(run.reports / "junit.xml")
+    return [["mypy", package, *run.tests(), "--junit-xml", junit, *run.posargs]]
+
+
+MYPY = SessionDef(
+    name="mypy",
+    runs="`mypy` on the package and the tests folder, with your mypy config",
+    reports=("junit.xml",),
+    tools=lambda settings: ("mypy>=1.10", "pytest>=8"),
+    commands=_mypy,
+    nothing_to_check=_has_package,
+)
+
+# --- unit ---------------------------------------------------------------------------------------
+
+
+def _unit_tools(settings: Settings) -> tuple[str, ...]:
+    extra: tuple[str, ...] = ()
+    if settings.testmon:
+        extra = (TESTMON,)
+    elif settings.xdist_workers != "0":
+        extra = (XDIST,)
+    return (*PYTEST, "pytest-cov>=6", *extra)
+
+
+def _unit(run: Run) -> list[list[str]]:
+    settings = run.settings
+    args = ["pytest", *run.tests(), "-m", NOT_INTEG_OR_GPU, run.junit, *run.timeout()]
+    if settings.testmon:
+        # forceselect: testmon turns selection off when -m is given, unless told otherwise.
+        # One record per session: unit-3.11 and unit-3.12 each know what they ran.
+        args += ["--testmon", "--testmon-forceselect", f"--testmon-env={run.name}"]
+    else:
+        # The threshold is the verdict's (verdicts.py), one number for the gate and the summary.
+        args += [
+            f"--cov={settings.require_package()}",
+            f"--cov-report=xml:{run.reports / 'coverage.xml'}",
+            "--cov-report=term-missing:skip-covered",
+        ]
+        if settings.xdist_workers != "0":
+            args += ["-n", settings.xdist_workers]
+    return [[*args, *run.posargs]]
+
+
+def _has_tests(settings: Settings) -> str | None:
+    if project.tests_dir(settings) is None:
+        return f"no tests folder {settings.tests_dir}/ (set tests-dir)"
+    return None
+
+
+UNIT = SessionDef(
+    name="unit",
+    runs='`pytest -m "not integ and not gpu"` with coverage on the package and a fail-under;'
+    " pytest-xdist or pytest-testmon when configured",
+    reports=("junit.xml", "coverage.xml"),
+    tools=_unit_tools,
+    commands=_unit,
+    nothing_to_check=_has_tests,
+    per_python=True,
+    verdict=Verdict(coverage_gate=True),
+)
+
+# --- integ --------------------------------------------------------------------------------------
+
+
+def _marked(marker: str) -> Callable[[Settings], str | None]:
+    def check(settings: Settings) -> str | None:
+        if project.marked_tests(settings, marker):
+            return None
+        return f"no test under {settings.tests_dir}/ is marked {marker} (@pytest.mark.{marker})"
+
+    return check
+
+
+INTEG = SessionDef(
+    name="integ",
+    runs="`pytest -m integ`; fails when no test is marked `integ`",
+    reports=("junit.xml",),
+    tools=lambda settings: PYTEST,
+    commands=lambda run: [
+        ["pytest", *run.tests(), "-m", "integ", run.junit, *run.timeout(), *run.posargs]
+    ],
+    nothing_to_check=_marked("integ"),
+    check_is_a_guess=True,
+    verdict=Verdict(tests_must_run=True),
+)
+
+# --- nbmake -------------------------------------------------------------------------------------
+
+
+def _nbmake(run: Run) -> list[list[str]]:
+    found = project.notebooks(run.settings)
+    if not found:
+        raise ConfigError(f"no notebooks under {run.settings.notebooks}/")
+    return [
+        [
+            "pytest",
+            "--nbmake",
+            f"--nbmake-timeout={run.settings.notebook_timeout}",
+            "-p",
+            "no:cacheprovider",
+            run.junit,
+            *found,
+            *run.posargs,
+        ]
+    ]
+
+
+NBMAKE = SessionDef(
+    name="nbmake",
+    runs="every notebook under `notebooks/`, executed with nbmake",
+    reports=("junit.xml",),
+    tools=lambda settings: ("pytest>=8", "nbmake>=1.5", "ipykernel>=6"),
+    commands=_nbmake,
+    nothing_to_check=lambda settings: (
+        None
+        if project.notebooks(settings)
+        else f"no notebooks under {settings.notebooks}/ (set notebooks)"
+    ),
+    verdict=Verdict(tests_must_run=True),
+)
+
+# --- gpu ----------------------------------------------------------------------------------------
+
+GPU = SessionDef(
+    name="gpu",
+    runs="only when asked (`nox -s gpu`): checks for a CUDA device before installing anything,"
+    " installs a CUDA build of torch, runs `mlci doctor --require-gpu`, then `pytest -m gpu`;"
+    " fails when no gpu test ran or any was skipped",
+    reports=("junit.xml",),
+    tools=lambda settings: PYTEST,
+    commands=lambda run: [
+        ["mlci", "doctor", "--require-gpu"],
+        ["pytest", *run.tests(), "-m", "gpu", "--run-gpu", run.junit, *run.timeout(), *run.posargs],
+    ],
+    nothing_to_check=_marked("gpu"),
+    check_is_a_guess=True,
+    default=False,
+    gpu=True,
+    verdict=Verdict(tests_must_run=True, no_skips_except=MULTI_DEVICE_SKIP_RE.pattern),
+)
+
+REGISTRY: tuple[SessionDef, ...] = (LINT, MYPY, UNIT, INTEG, NBMAKE, GPU)
+SESSION_NAMES: tuple[str, ...] = tuple(session.name for session in REGISTRY)
+BY_NAME: dict[str, SessionDef] = {session.name: session for session in REGISTRY}

@@ -1,0 +1,144 @@
+"""One validation of the settings against the project, for every entry point.
+
+`mlci.sessions()` (so `nox -l` fails fast too), `mlci sessions` and `mlci plan` call `check`,
+so a bad setting gets the same one-line message from each, before anything is installed. It
+also chooses the sessions: `sessions` unset means every session that has something to check;
+listed, each must have something to check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlci import checks, project
+from mlci.compat import TorchRelease, load, version_key
+from mlci.errors import ConfigError
+from mlci.registry import REGISTRY, SessionDef
+from mlci.settings import Settings
+from mlci.torch_source import checked_url
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The sessions a project runs, and those left out (name -> why), in registry order."""
+
+    sessions: tuple[SessionDef, ...]
+    left_out: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    torch: TorchRelease | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(session.name for session in self.sessions)
+
+
+def check(settings: Settings, earlier: list[str] | None = None) -> Choice:
+    """The sessions to run; ConfigError with one line per problem (and `earlier` ones)."""
+    problems: list[str] = list(earlier or [])
+    warnings: list[str] = []
+    pyproject = project.read_pyproject(settings.root, required=False)
+
+    problems += _backend(settings.torch_backend)
+    torch = _torch_release(settings, problems)
+    if torch is not None and settings.torch_backend != "none":
+        problems += [
+            f"python-versions: {python} is not available for torch {torch.version}"
+            f" (has {', '.join(torch.pythons)})"
+            for python in settings.python_versions
+            if python not in torch.pythons
+        ]
+    spec = project.requires_python(pyproject)
+    if spec is not None:
+        problems += [
+            f"python-versions: {python} is excluded by requires-python {spec} in pyproject.toml"
+            for python in settings.python_versions
+            if checks.PYTHON.fullmatch(python) and not project.allows(spec, python)
+        ]
+    problems += _groups_and_extras(settings, pyproject)
+    for name, folder in (("tests-dir", settings.tests_dir), ("notebooks", settings.notebooks)):
+        try:
+            project.inside(settings.root, folder, name)
+        except ConfigError as err:
+            problems += err.problems
+    if "://" in settings.torch_index:
+        try:
+            checked_url(settings.torch_index, settings.allow_insecure_index)
+        except ConfigError as err:
+            problems += err.problems
+
+    chosen, left_out = _sessions(settings, problems, warnings)
+    if problems:
+        raise ConfigError(*problems, warnings=tuple(warnings))
+    return Choice(chosen, left_out, tuple(warnings), torch)
+
+
+def _backend(backend: str) -> list[str]:
+    if backend.startswith("cu"):
+        return [
+            f"torch-backend: {backend} is a CUDA build; CPU sessions use cpu"
+            " (CUDA builds go in gpu-backends)"
+        ]
+    if backend not in ("cpu", "none"):
+        return [f"torch-backend: {backend} is not supported yet (use cpu, or none)"]
+    return []
+
+
+def _torch_release(settings: Settings, problems: list[str]) -> TorchRelease | None:
+    compat = load()
+    wanted = settings.torch_version
+    torch = compat.release(wanted) if wanted else compat.newest
+    if torch is None:
+        known = ", ".join(sorted(compat.releases, key=version_key))
+        problems.append(f"torch-version: {wanted} is not a release mlci knows (knows {known})")
+    return torch
+
+
+def _groups_and_extras(settings: Settings, pyproject: dict[str, object]) -> list[str]:
+    found: list[str] = []
+    groups = project.declared_groups(pyproject)
+    has = ", ".join(sorted(groups)) or "none"
+    found += [
+        f"dependency-groups: {group!r} is not a [dependency-groups] entry of pyproject.toml"
+        f" (it has {has})"
+        for group in settings.dependency_groups
+        if group not in groups
+    ]
+    extras = project.declared_extras(pyproject)
+    if extras is not None:
+        has = ", ".join(sorted(extras)) or "none"
+        found += [
+            f"extras: {extra!r} is not an extra of the project (it has {has})"
+            for extra in settings.extras
+            if extra.lower().replace("_", "-") not in extras
+        ]
+    return found
+
+
+def _sessions(
+    settings: Settings, problems: list[str], warnings: list[str]
+) -> tuple[tuple[SessionDef, ...], dict[str, str]]:
+    listed = settings.given("sessions")
+    chosen: list[SessionDef] = []
+    left_out: dict[str, str] = {}
+    for session in REGISTRY:
+        if session.name not in settings.sessions:
+            continue
+        try:
+            why = session.nothing_to_check(settings)
+        except ConfigError as err:
+            why = "; ".join(err.problems)
+        if why is None:
+            chosen.append(session)
+        elif not listed:
+            left_out[session.name] = why
+        elif session.check_is_a_guess:
+            warnings.append(f"{session.name}: {why}; it fails if no test runs")
+            chosen.append(session)
+        else:
+            problems.append(
+                f"{session.name}: nothing to check: {why} (or leave it out of sessions)"
+            )
+    if not chosen and not problems:
+        reasons = "; ".join(f"{name}: {why}" for name, why in left_out.items())
+        problems.append(f"sessions: nothing to check in this project ({reasons})")
+    return tuple(chosen), left_out
