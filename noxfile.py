@@ -2,6 +2,7 @@
 
 nox                 lint, mypy, unit tests on Python 3.10-3.13, integration tests
 nox -s sample       the sample project's full pipeline (examples/sample-model)
+nox -s bench        the benchmarks (benchmarks/bench.py; arguments after --)
 """
 
 import sys
@@ -26,3 +27,10 @@ def sample(session: nox.Session) -> None:
     """Run the sample project's pipeline with this mlci (nox args after --, e.g. -- -s unit)."""
     session.install("-e", str(ROOT))
     session.run("nox", "--noxfile", str(SAMPLE / "noxfile.py"), *session.posargs)
+
+
+@nox.session(venv_backend="uv", default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: mlci against a plain pip setup, in one run (args after --, e.g. --quick)."""
+    session.install("-e", str(ROOT))
+    session.run("python", str(ROOT / "benchmarks" / "bench.py"), *session.posargs)

@@ -1,6 +1,9 @@
 """What CI costs with mlci, against the usual pip + plain commands setup, measured in one run.
 
-    python benchmarks/bench.py [--repeat 3] [--quick] [--write docs/benchmarks.md]
+    uvx nox -s bench -- [--repeat 3] [--quick] [--write docs/benchmarks.md]
+
+(the session installs this mlci and nox; `python benchmarks/bench.py` works in any environment
+that has both).
 
 Every figure is a median of wall times measured here, in this run, on a throwaway copy of the
 sample project; ratios are printed against baselines from the same run. Set MLCI_TORCH_INDEX
@@ -26,6 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.sample import copy_sample  # noqa: E402
+
 SAMPLE = ROOT / "examples" / "sample-model"
 UNIT = ["tests", "-m", "not integ and not gpu", "-q", "-p", "no:cacheprovider"]
 # The usual setup: the guide's recipes as plain commands in one pip-built virtualenv.
@@ -59,11 +65,7 @@ def median(repeat: int, measure: Callable[[], float]) -> float:
 
 
 def sample_copy(work: Path) -> Path:
-    project = work / "sample-model"
-    ignore = shutil.ignore_patterns(
-        ".nox", "reports", ".mypy_cache", ".pytest_cache", "__pycache__"
-    )
-    shutil.copytree(SAMPLE, project, ignore=ignore)
+    project = copy_sample(work / "sample-model")  # the tests' copy: the same files left out
     for args in (["init", "-q"], ["add", "-A"]):
         subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
     return project

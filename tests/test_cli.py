@@ -66,8 +66,9 @@ def test_sessions_shows_commands_and_sources(
 
 
 def test_sessions_never_prints_index_credentials(
-    write_project: WriteProject, capsys: pytest.CaptureFixture[str]
+    write_project: WriteProject, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("MLCI_TORCH_INDEX", raising=False)  # CI machines set one
     root = write_project("torch-index = 'https://ci:s3cret@mirror.example/simple'\n")
     (root / "src" / "my_model").mkdir(parents=True)
     assert main(["sessions", "--project", str(root)]) == 0
@@ -147,3 +148,17 @@ def test_import_mlci_does_not_load_nox_or_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_docs_command_rewrites_only_the_generated_blocks(tmp_path: Path) -> None:
+    from mlci import docs
+
+    readme = tmp_path / "README.md"
+    blocks = "".join(f"{begin}\nstale\n{end}\n" for begin, end in docs.readme_blocks())
+    readme.write_text(f"# Title\n{blocks}tail\n")
+    docs.main([str(readme)])
+    text = readme.read_text()
+    assert text.startswith("# Title\n") and text.endswith("tail\n") and "stale" not in text
+    assert docs.options_table() in text and docs.sessions_table() in text
+    with pytest.raises(ValueError, match="the README lacks"):
+        docs.update("no markers")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mlci import doctor
+from mlci.gpu import parse_smi
 
 SMI_TWO_GPUS = (
     "0, NVIDIA H100 80GB HBM3, 81559, 9.0, 570.124.06\n"
@@ -50,7 +51,7 @@ def cuda_torch(devices: int) -> dict[str, Any]:
 
 
 def test_parse_smi() -> None:
-    gpus = doctor.parse_smi(SMI_TWO_GPUS + "garbage line\n")
+    gpus = parse_smi(SMI_TWO_GPUS + "garbage line\n")
     assert len(gpus) == 2
     assert gpus[1] == {
         "index": "1",
@@ -78,12 +79,12 @@ def test_no_problems_unless_a_gpu_is_required() -> None:
         ),
         (
             None,
-            {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None},
+            {"gpus": parse_smi(SMI_TWO_GPUS), "error": None},
             ["torch is not installed in this environment"],
         ),
         (
             cuda_torch(0),
-            {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None},
+            {"gpus": parse_smi(SMI_TWO_GPUS), "error": None},
             [
                 "torch 2.13.0+cu128 (CUDA 12.8) cannot use the GPU although nvidia-smi lists it"
                 " (driver 570.124.06)"
@@ -91,11 +92,11 @@ def test_no_problems_unless_a_gpu_is_required() -> None:
         ),
         (
             cuda_torch(0),
-            {"gpus": [], "error": "nvidia-smi: No devices were found"},
-            ["no CUDA device visible (nvidia-smi: No devices were found)"],
+            {"gpus": [], "error": "nvidia-smi lists no GPU (No devices were found)"},
+            ["no CUDA device visible (nvidia-smi lists no GPU (No devices were found))"],
         ),
-        (cuda_torch(2), {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None}, []),
-        (cuda_torch(1), {"gpus": doctor.parse_smi(SMI_TWO_GPUS)[:1], "error": None}, []),
+        (cuda_torch(2), {"gpus": parse_smi(SMI_TWO_GPUS), "error": None}, []),
+        (cuda_torch(1), {"gpus": parse_smi(SMI_TWO_GPUS)[:1], "error": None}, []),
     ],
     ids=["cpu-machine", "no-torch", "unusable", "no-device", "healthy-two", "healthy-one"],
 )
@@ -106,9 +107,7 @@ def test_require_gpu(
 
 
 def test_render_healthy_gpu_machine() -> None:
-    text = doctor.render(
-        report(cuda_torch(2), {"gpus": doctor.parse_smi(SMI_TWO_GPUS), "error": None})
-    )
+    text = doctor.render(report(cuda_torch(2), {"gpus": parse_smi(SMI_TWO_GPUS), "error": None}))
     assert "torch    2.13.0+cu128 (CUDA 12.8)" in text
     assert "cudnn    91002" in text
     assert "gpu 1    NVIDIA H100 80GB HBM3, 81559 MiB, compute 9.0, driver 570.124.06" in text
@@ -128,7 +127,7 @@ def test_collect_here_is_json_ready() -> None:
 
 
 def test_driver_older_than_the_cuda_build_needs() -> None:
-    old_driver = {"gpus": doctor.parse_smi("0, Tesla T4, 15360, 7.5, 535.104.05\n"), "error": None}
+    old_driver = {"gpus": parse_smi("0, Tesla T4, 15360, 7.5, 535.104.05\n"), "error": None}
     cu130 = {**cuda_torch(1), "version": "2.14.0+cu130", "cuda": "13.0", "cuda_available": False}
     assert doctor.problems(report(cu130, old_driver), require_gpu=True) == [
         "NVIDIA driver 535.104.05 is older than torch 2.14.0+cu130's CUDA 13.0 build needs"

@@ -49,7 +49,7 @@ class FakeSession:
             python.touch()
         return True
 
-    def run(self, *args: str, **kwargs: Any) -> bool:
+    def run(self, *args: str, **kwargs: Any) -> Any:
         self.calls.append(("run", args, kwargs))
         return True
 
@@ -297,3 +297,151 @@ def test_a_reports_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "reports").write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot prepare"):
         nox_sessions._fresh_reports(tmp_path, "lint")
+
+
+# --- a whole session, with the install and the tools recorded instead of run -------------------
+
+
+@pytest.fixture
+def no_install(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    built: list[str] = []
+    monkeypatch.setattr(
+        nox_sessions,
+        "_install",
+        lambda session, settings, environment, request: built.append(environment.location.name),
+    )
+    return built
+
+
+def coverage_report(folder: Path, covered: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "coverage.xml").write_text(
+        f'<coverage lines-valid="100" lines-covered="{covered}" branches-valid="0"/>'
+    )
+
+
+class Reporting(FakeSession):
+    """A session whose pytest writes the reports a test gives it."""
+
+    def __init__(self, tmp: Path, root: Path, name: str, junit: str, covered: int) -> None:
+        super().__init__(tmp, name)
+        self.root, self.junit, self.covered = root, junit, covered
+
+    def run(self, *args: str, **kwargs: Any) -> Any:
+        super().run(*args, **kwargs)
+        if Path(args[0]).name == "pytest":
+            folder = self.root / "reports" / self.name
+            (folder / "junit.xml").write_text(self.junit)
+            coverage_report(folder, self.covered)
+        return True
+
+
+PASSED = '<testsuite tests="2" failures="0" errors="0" skipped="0"/>'
+
+
+def test_a_session_runs_its_commands_and_logs_the_coverage_it_judged(
+    write_project: WriteProject, tmp_path: Path, no_install: list[str]
+) -> None:
+    settings = sample_like(write_project, "coverage-fail-under = 80\nsessions = ['unit']\n")
+    session = Reporting(tmp_path, settings.root, "unit-3.11", PASSED, covered=90)
+    nox_sessions.run_session(session, settings, BY_NAME["unit"], check(settings), "3.11")
+    assert no_install == ["py3.11-cpu"]
+    [(program, *args)] = session.of("run")
+    assert Path(program).name == "pytest" and "--junitxml=reports/unit-3.11/junit.xml" in args
+    [kwargs] = [kw for kind, _, kw in session.calls if kind == "run"]
+    assert kwargs["success_codes"] == [0]  # unit: "no tests" (5) is pytest's own failure
+    assert kwargs["env"]["MLCI_SESSION"] == "unit"
+    logged = [args[0] for args in session.of("log")]
+    assert "mlci: unit: Total coverage: 90.00% (coverage-fail-under 80%)" in logged
+
+
+def test_a_session_whose_tools_passed_can_still_fail_its_verdict(
+    write_project: WriteProject, tmp_path: Path, no_install: list[str]
+) -> None:
+    settings = sample_like(write_project, "coverage-fail-under = 95\nsessions = ['unit']\n")
+    session = Reporting(tmp_path, settings.root, "unit-3.11", PASSED, covered=90)
+    with pytest.raises(Stop, match=r"unit: coverage 90.00% is under coverage-fail-under 95%"):
+        nox_sessions.run_session(session, settings, BY_NAME["unit"], check(settings), "3.11")
+
+
+def test_integ_accepts_pytests_no_tests_code_and_explains_it(
+    write_project: WriteProject, tmp_path: Path, no_install: list[str]
+) -> None:
+    settings = sample_like(write_project, "sessions = ['integ']\n")
+    (settings.root / "tests" / "test_i.py").write_text("@pytest.mark.integ\ndef test(): ...\n")
+    empty = '<testsuite tests="0" failures="0" errors="0" skipped="0"/>'
+    session = Reporting(tmp_path, settings.root, "integ", empty, covered=0)
+    with pytest.raises(Stop, match=r"^integ: no tests ran \(mark tests with @pytest.mark.integ"):
+        nox_sessions.run_session(session, settings, BY_NAME["integ"], check(settings), "3.11")
+    [kwargs] = [kw for kind, _, kw in session.calls if kind == "run"]
+    assert kwargs["success_codes"] == [0, 5]
+
+
+def test_install_only_stops_before_the_verdict(
+    write_project: WriteProject, tmp_path: Path, no_install: list[str]
+) -> None:
+    settings = sample_like(write_project, "sessions = ['unit']\n")
+
+    class InstallOnly(FakeSession):
+        def run(self, *args: str, **kwargs: Any) -> Any:
+            super().run(*args, **kwargs)
+            return None  # what nox returns under --install-only
+
+    session = InstallOnly(tmp_path)
+    nox_sessions.run_session(session, settings, BY_NAME["unit"], check(settings), "3.11")
+    assert len(session.of("run")) == 1  # no verdict: no Stop for the missing reports
+
+
+def test_a_gpu_session_without_a_device_stops_before_installing(
+    write_project: WriteProject,
+    tmp_path: Path,
+    no_install: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = sample_like(write_project, "sessions = ['gpu']\n")
+    (settings.root / "tests" / "test_g.py").write_text("pytestmark = pytest.mark.gpu\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
+    with pytest.raises(Stop, match=r"gpu: no CUDA device visible \(nvidia-smi not found on PATH\)"):
+        nox_sessions.run_session(
+            FakeSession(tmp_path, "gpu"), settings, BY_NAME["gpu"], check(settings), "3.11"
+        )
+    assert no_install == []
+
+
+def test_an_environment_that_failed_in_this_run_is_not_built_again(
+    write_project: WriteProject,
+    tmp_path: Path,
+    no_install: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = sample_like(write_project, "sessions = ['unit']\n")
+    session = FakeSession(tmp_path)
+    location = environment_for(session.cache_dir / "mlci", "3.11", "cpu").location
+    monkeypatch.setattr(nox_sessions, "FAILED", {location: "No solution found"})
+    with pytest.raises(Stop, match=r"unit: its environment py3.11-cpu failed to build earlier"):
+        nox_sessions.run_session(session, settings, BY_NAME["unit"], check(settings), "3.11")
+    assert no_install == []
+
+
+def test_registering_makes_one_nox_session_per_python_and_a_group(
+    write_project: WriteProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered: list[dict[str, Any]] = []
+
+    def fake_session(**kwargs: Any) -> Callable[[Any], Any]:
+        registered.append(kwargs)
+        return lambda func: func
+
+    monkeypatch.setattr(nox_sessions.nox, "session", fake_session)
+    root = write_project("python-versions = ['3.11', '3.12']\nsessions = ['lint', 'unit']\n")
+    (root / "src" / "my_model").mkdir(parents=True)
+    (root / "tests").mkdir()
+    nox_sessions.sessions(root)
+    names = [(kw["name"], kw.get("python"), kw.get("default")) for kw in registered]
+    assert names == [
+        ("lint", "3.11", True),
+        ("unit-3.11", "3.11", True),
+        ("unit-3.12", "3.12", True),
+        ("unit", None, False),  # `nox -s unit`: every unit-<python>
+    ]
+    assert all(kw["venv_backend"] == "none" for kw in registered)

@@ -10,15 +10,16 @@ import importlib
 import importlib.metadata
 import importlib.util
 import platform
-import shutil
 import subprocess
 import sys
 from typing import Any
 
 from mlci._version import __version__
 from mlci.compat import load
+from mlci.environments import find_uv
+from mlci.errors import ConfigError
+from mlci.gpu import nvidia_smi
 
-SMI_QUERY = "index,name,memory.total,compute_cap,driver_version"
 
 
 def _version(dist: str) -> str | None:
@@ -29,45 +30,12 @@ def _version(dist: str) -> str | None:
 
 
 def _uv_version() -> str | None:
-    uv = shutil.which("uv")
-    if uv is None:
-        try:
-            from uv import find_uv_bin
-
-            uv = find_uv_bin()
-        except (ImportError, FileNotFoundError):
-            return None
+    try:
+        uv = find_uv()
+    except ConfigError:
+        return None
     done = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False)
     return done.stdout.strip().removeprefix("uv ") or None
-
-
-def parse_smi(text: str) -> list[dict[str, str]]:
-    """Rows of `nvidia-smi --query-gpu=<SMI_QUERY> --format=csv,noheader,nounits`."""
-    keys = ("index", "name", "memory_mib", "compute_capability", "driver")
-    rows = []
-    for line in text.strip().splitlines():
-        cells = [cell.strip() for cell in line.split(",")]
-        if len(cells) == len(keys):
-            rows.append(dict(zip(keys, cells, strict=True)))
-    return rows
-
-
-def _nvidia_smi() -> dict[str, Any]:
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return {"gpus": [], "error": "nvidia-smi not found on PATH"}
-    command = [smi, f"--query-gpu={SMI_QUERY}", "--format=csv,noheader,nounits"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return {"gpus": [], "error": f"nvidia-smi failed: {err}"}
-    if done.returncode != 0:
-        first = (done.stderr or done.stdout).strip().splitlines()
-        return {
-            "gpus": [],
-            "error": f"nvidia-smi: {first[0] if first else f'exit {done.returncode}'}",
-        }
-    return {"gpus": parse_smi(done.stdout), "error": None}
 
 
 def _torch() -> dict[str, Any] | None:
@@ -107,7 +75,7 @@ def collect() -> dict[str, Any]:
         "uv": _uv_version(),
         "nox": _version("nox"),
         "torch": _torch(),
-        "nvidia_smi": _nvidia_smi(),
+        "nvidia_smi": nvidia_smi(),
     }
 
 
