@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+import nox
 import pytest
 
 from mlci import install as install_module
@@ -432,7 +433,7 @@ def test_registering_makes_one_nox_session_per_python_and_a_group(
         registered.append(kwargs)
         return lambda func: func
 
-    monkeypatch.setattr(nox_sessions.nox, "session", fake_session)
+    monkeypatch.setattr(nox, "session", fake_session)
     root = write_project("python-versions = ['3.11', '3.12']\nsessions = ['lint', 'unit']\n")
     (root / "src" / "my_model").mkdir(parents=True)
     (root / "tests").mkdir()

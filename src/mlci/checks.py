@@ -132,6 +132,14 @@ def relative_folder(value: Value) -> str | None:
     )
 
 
+def relative_path(value: Value) -> str | None:
+    """Empty, or a file inside the project written relative to it."""
+    text = _text(value)
+    if not text or (_RELATIVE_PATH.fullmatch(text) and ".." not in text.split("/")):
+        return None
+    return f"{value!r} is not a relative file path inside the project (letters, digits, . _ - /)"
+
+
 def relative_files(value: Value) -> str | None:
     return _each(
         value,

@@ -69,6 +69,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    init = _command(
+        sub,
+        "init",
+        help="set up mlci in an existing repository: noxfile, [tool.mlci], CI callers",
+        description="Inspect the repository (how it is built, its package, tests, markers,"
+        " notebooks, tool configs) and write the two-line noxfile and a [tool.mlci] table that"
+        " enables only the sessions with something to check, printing each choice and why."
+        " Never overwrites a file that differs without --force; running it twice changes"
+        " nothing.",
+    )
+    init.add_argument("--project", type=Path, default=Path("."), help="project folder (default: .)")
+    init.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    init.add_argument(
+        "--force", action="store_true", help="replace files and [tool.mlci] that differ"
+    )
+    init.add_argument("--github", action="store_true", help="also write .github/workflows/ci.yml")
+    init.add_argument("--gitlab", action="store_true", help="also write .gitlab-ci.yml")
+    init.add_argument(
+        "--pre-commit",
+        action="store_true",
+        help="also write a starter .pre-commit-config.yaml (ruff) when there is none",
+    )
+    init.add_argument(
+        "--measure",
+        action="store_true",
+        help="run the sessions once and record today's pylint score, mypy errors (a baseline)"
+        " and coverage, so the first run is green and only a regression fails",
+    )
+
     sessions = _command(
         sub,
         "sessions",
@@ -159,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated jobs that may be skipped (switched off by configuration)",
     )
 
+    baseline = _command(
+        sub,
+        "mypy-baseline",
+        help="run mypy; only errors not in a recorded baseline fail (the mypy session uses it)",
+        description="Run MYPY_COMMAND, keep its output in --output, and let mypy-baseline judge"
+        " it against --baseline: only new errors fail. mypy's own failures (exit 2) always do."
+        " With --record, write the baseline instead.",
+    )
+    baseline.add_argument("--baseline", type=Path, required=True, help="the baseline file")
+    baseline.add_argument("--output", type=Path, required=True, help="where mypy's output goes")
+    baseline.add_argument("--record", action="store_true", help="write the baseline")
+    baseline.add_argument("mypy", nargs=argparse.REMAINDER, help="-- mypy and its arguments")
+
     options = _command(sub, "options", help="list every setting (the README's table)")
     options.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
@@ -170,6 +212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sessions":
             return _sessions(args)
+        if args.command == "init":
+            from mlci import init
+
+            return init.main(
+                args.project.resolve(),
+                dry_run=args.dry_run,
+                force=args.force,
+                github=args.github,
+                gitlab=args.gitlab,
+                pre_commit=args.pre_commit,
+                measure_first=args.measure,
+            )
         if args.command == "doctor":
             return _doctor(args)
         if args.command == "plan":
@@ -180,6 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = args.session or args.reports.name
             print(session_summary(name, args.reports, args.outcome), end="")
             return 0
+        if args.command == "mypy-baseline":
+            from mlci import mypy_baseline
+
+            command = args.mypy[1:] if args.mypy[:1] == ["--"] else args.mypy
+            if not command:
+                raise ConfigError("mypy-baseline: give the mypy command after --")
+            return mypy_baseline.run(command, args.baseline, args.output, record=args.record)
         if args.command == "check-needs":
             from mlci.summary import needs_verdict
 

@@ -21,7 +21,6 @@ from mlci.errors import ConfigError
 from mlci.gpu import nvidia_smi
 
 
-
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)

@@ -51,10 +51,19 @@ def request(
         f"--group={settings.root / 'pyproject.toml'}:{group}"
         for group in settings.dependency_groups
     ]
-    args = ["-e", project, *groups, *tools, *mlci_requirement()]
+    files = [["-r", str(settings.root / name)] for name in settings.requirements]
+    files += [["-c", str(settings.root / name)] for name in settings.constraints]
+    args = ["-e", project, *groups, *[arg for pair in files for arg in pair]]
+    args += [*tools, *mlci_requirement()]
     if source is not None:
         args += source.install_args()
-    return InstallRequest(args, source, source.environment() if source else {})
+    followed = tuple(
+        settings.root / name for name in (*settings.requirements, *settings.constraints)
+    )
+    follows = "pyproject.toml, resolved afresh"
+    if followed:
+        follows += " with " + ", ".join(path.name for path in followed)
+    return InstallRequest(args, source, source.environment() if source else {}, followed, follows)
 
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -260,9 +260,11 @@ def install_failure(output: str, source: torch_source.TorchSource | None) -> str
     if start < 0:
         return "uv failed without a message"
     reason = lines[start].removeprefix("error:").removeprefix(UV_CROSS).strip()
-    # "No solution found when resolving dependencies:" names no cause; the next line does.
-    if reason.endswith(":") and start + 1 < len(lines):
-        reason += " " + lines[start + 1].removeprefix("╰─▶").strip()
+    # "No solution found when resolving dependencies" names no cause; the next line does.
+    following = lines[start + 1] if start + 1 < len(lines) else ""
+    if following.startswith(("╰─▶", "cause:")):
+        cause = following.removeprefix("╰─▶").removeprefix("cause:").strip()
+        reason = f"{reason.rstrip(':')}: {cause}"
     network = ("Failed to fetch", "Connection", "dns error", "timed out", "HTTP status", "503")
     if source is not None and (
         "torch" in output.lower() and any(word in output for word in network)

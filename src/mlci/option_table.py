@@ -153,6 +153,23 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.names,
     ),
     Option(
+        "requirements",
+        "list",
+        (),
+        "Requirements files installed into every session with the project (`-r`), e.g."
+        " `requirements-dev.txt`, for projects that keep dependencies there (setup.py"
+        " projects); their content rebuilds the environment when it changes.",
+        check=checks.relative_files,
+    ),
+    Option(
+        "constraints",
+        "list",
+        (),
+        "Constraints files (`-c`) every session installs under: pinned versions for projects"
+        " without a `uv.lock`.",
+        check=checks.relative_files,
+    ),
+    Option(
         "coverage-fail-under",
         "number",
         80.0,
@@ -160,6 +177,22 @@ OPTIONS: tuple[Option, ...] = (
         " lines and branches together when branch coverage is on (as `coverage report` counts).",
         check=checks.percent,
         ci=True,
+    ),
+    Option(
+        "pylint-fail-under",
+        "number",
+        10.0,
+        "`lint` fails when pylint's score of the package is below this (0-10); `mlci init"
+        " --measure` sets it to the score the code has today, so only a worse score fails.",
+        check=checks.score,
+    ),
+    Option(
+        "mypy-baseline",
+        "str",
+        "",
+        "A file of mypy errors the code has today (written by `mlci init --measure`, with"
+        " mypy-baseline): `mypy` fails on new errors only. Empty: every error fails.",
+        check=checks.relative_path,
     ),
     Option(
         "xdist-workers",

@@ -105,10 +105,12 @@ def _lint(run: Run) -> list[list[str]]:
         pylint_args: tuple[str, ...] = ()
     else:
         pylint_args = run.posargs  # no pre-commit: the arguments go to pylint
+    reports = f"text:{run.reports / 'pylint.txt'},json2:{run.reports / 'pylint.json'}"
     commands.append(
         [
             "pylint",
-            f"--output-format=colorized,text:{run.reports / 'pylint.txt'}",
+            f"--output-format=colorized,{reports}",
+            f"--fail-under={settings.pylint_fail_under:g}",
             *pylint_args,
             str(project.package_dir(settings)),
         ]
@@ -127,8 +129,9 @@ def _has_package(settings: Settings) -> str | None:
 LINT = SessionDef(
     name="lint",
     runs="`pre-commit run --all-files` with your `.pre-commit-config.yaml` (skipped, with a"
-    " note, when there is none), then `pylint` on the package",
-    reports=("pylint.txt",),
+    " note, when there is none), then `pylint` on the package, failing under"
+    " `pylint-fail-under`",
+    reports=("pylint.txt", "pylint.json"),
     tools=lambda settings: ("pre-commit>=3.7", "pre-commit-uv>=4.1", "pylint>=3.2"),
     commands=_lint,
     nothing_to_check=_has_package,
@@ -139,15 +142,23 @@ LINT = SessionDef(
 
 def _mypy(run: Run) -> list[list[str]]:
     package = str(project.package_dir(run.settings))
-    junit = str(run.reports / "junit.xml")
-    return [["mypy", package, *run.tests(), "--junit-xml", junit, *run.posargs]]
+    baseline = run.settings.mypy_baseline
+    if not baseline:
+        junit = str(run.reports / "junit.xml")
+        return [["mypy", package, *run.tests(), "--junit-xml", junit, *run.posargs]]
+    # Only errors the baseline lacks fail (mypy_baseline.py); mypy's own JUnit report would
+    # list the accepted ones as failures, so there is none.
+    mypy = ["mypy", package, *run.tests(), *run.posargs]
+    output = str(run.reports / "mypy.txt")
+    return [["mlci", "mypy-baseline", "--baseline", baseline, "--output", output, "--", *mypy]]
 
 
 MYPY = SessionDef(
     name="mypy",
-    runs="`mypy` on the package and the tests folder, with your mypy config",
-    reports=("junit.xml",),
-    tools=lambda settings: ("mypy>=1.10", "pytest>=8"),
+    runs="`mypy` on the package and the tests folder, with your mypy config; with"
+    " `mypy-baseline`, only errors not recorded there fail",
+    reports=("junit.xml", "mypy.txt"),
+    tools=lambda settings: ("mypy>=1.10", "mypy-baseline>=0.7", "pytest>=8"),
     commands=_mypy,
     nothing_to_check=_has_package,
 )

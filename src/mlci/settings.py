@@ -57,7 +57,11 @@ class Settings:
     allow_insecure_index: bool
     extras: tuple[str, ...]
     dependency_groups: tuple[str, ...]
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...]
     coverage_fail_under: float
+    pylint_fail_under: float
+    mypy_baseline: str
     xdist_workers: str
     testmon: bool
     test_timeout: int

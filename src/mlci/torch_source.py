@@ -207,6 +207,23 @@ def folder_index(folder: Path, cache_dir: Path) -> str:
     return index.as_uri()
 
 
+_CPYTHON_TAG = re.compile(r"-cp3([0-9]+)-")
+
+
+def folder_pythons(override: str) -> set[str] | None:
+    """The Pythons a folder of torch wheels has builds for (`{"3.11"}`); None when the source
+    is not a folder (an index has them all, or says so when asked)."""
+    folder = Path(override).expanduser() if override and "://" not in override else None
+    if folder is None or not folder.is_dir():
+        return None
+    found = set()
+    for wheel in folder.glob("torch-*.whl"):
+        match = _CPYTHON_TAG.search(wheel.name)
+        if match:
+            found.add(f"3.{match[1]}")
+    return found
+
+
 def cpu_constraints(cache_dir: Path) -> Path:
     path = cache_dir.resolve() / "mlci-cpu-constraints.txt"
     lines = ["# mlci: a CPU session never installs CUDA packages (see torch-index in the README)"]

@@ -60,6 +60,7 @@ def check(settings: Settings, earlier: list[str] | None = None) -> Choice:
             project.inside(settings.root, folder, name)
         except ConfigError as err:
             problems += err.problems
+    problems += _files(settings)
     if "://" in settings.torch_index:
         try:
             checked_url(settings.torch_index, settings.allow_insecure_index)
@@ -91,6 +92,25 @@ def _torch_release(settings: Settings, problems: list[str]) -> TorchRelease | No
         known = ", ".join(sorted(compat.releases, key=version_key))
         problems.append(f"torch-version: {wanted} is not a release mlci knows (knows {known})")
     return torch
+
+
+def _files(settings: Settings) -> list[str]:
+    """Files the settings name must exist, inside the project."""
+    named = [("requirements", name) for name in settings.requirements]
+    named += [("constraints", name) for name in settings.constraints]
+    if settings.mypy_baseline:
+        named.append(("mypy-baseline", settings.mypy_baseline))
+    found: list[str] = []
+    for option, name in named:
+        try:
+            path = project.inside(settings.root, name, option)
+        except ConfigError as err:
+            found += err.problems
+            continue
+        if not path.is_file():
+            hint = " (record it: `mlci init --measure`)" if option == "mypy-baseline" else ""
+            found.append(f"{option}: {name} is not a file in the project{hint}")
+    return found
 
 
 def _groups_and_extras(settings: Settings, pyproject: dict[str, object]) -> list[str]:

@@ -4,6 +4,7 @@ a larger git repository (where lint checks only the project's own files)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -85,3 +86,22 @@ def test_mlci_sessions_shows_the_commands_nox_runs(tmp_path: Path, run_nox: RunN
     done = run_nox(project, "-s", "lint", "unit-3.11")
     assert done.returncode == 0, output(done)
     assert nox_commands(output(done), set(expected)) == expected
+
+
+def test_the_documented_install_puts_nox_and_mlci_on_path(tmp_path: Path) -> None:
+    """README: `uv tool install --with-executables-from nox <mlci>`, in a clean tool folder."""
+    root = Path(__file__).resolve().parents[2]
+    tools, bins = tmp_path / "tools", tmp_path / "bin"
+    env = {**os.environ, "UV_TOOL_DIR": str(tools), "UV_TOOL_BIN_DIR": str(bins)}
+    subprocess.run(
+        ["uv", "tool", "install", "--quiet", "--with-executables-from", "nox", str(root)],
+        env=env,
+        check=True,
+    )
+    for command in ("mlci", "nox"):
+        done = subprocess.run(
+            [str(bins / command), "--version"], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() or done.stderr.strip()
+    readme = (root / "README.md").read_text()
+    assert 'uv tool install --with-executables-from nox "git+<mlci repository URL>@<ref>"' in readme
