@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,3 +137,15 @@ def test_driver_older_than_the_cuda_build_needs() -> None:
     # The same driver serves a CUDA 12 build.
     assert doctor.problems(report(cuda_torch(1), old_driver), require_gpu=True) == []
     assert "driver   needs 580.65.06 or newer" in doctor.render(report(cu130, old_driver))
+
+
+def test_the_doctor_says_what_the_environment_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".mlci-follows").write_text("uv.lock (its versions; torch 2.13.0 as +cpu)\n")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path))
+    report = doctor.collect()
+    assert report["follows"] == "uv.lock (its versions; torch 2.13.0 as +cpu)"
+    assert "env      follows uv.lock (its versions; torch 2.13.0 as +cpu)" in doctor.render(report)
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "elsewhere"))
+    assert doctor.collect()["follows"] is None

@@ -365,3 +365,11 @@ def test_two_calls_in_one_run_get_their_own_groups_and_names() -> None:
     # Another caller file of the same repository, same pull request, same project: its own group.
     nightly = dict(github, workflow_ref="acme/repo/.github/workflows/nightly.yml@refs/pull/3/merge")
     assert group(TEST_YML, nightly, {"working-directory": "models/a"}) != first
+
+
+def test_the_uv_cache_follows_what_the_environments_are_built_from() -> None:
+    [setup] = [s for s in load(ACTIONS[0])["runs"]["steps"] if "setup-uv" in s.get("uses", "")]
+    globs = setup["with"]["cache-dependency-glob"].splitlines()
+    folder = "${{ inputs.working-directory }}"
+    for name in ("pyproject.toml", "uv.lock", "requirements*.txt"):
+        assert f"{folder}/{name}" in globs, name

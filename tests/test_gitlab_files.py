@@ -326,3 +326,9 @@ def test_report_folders_are_the_planners() -> None:
     assert base["reports"]["junit"] == f"{wd}/{REPORTS}/*/junit.xml"
     unit = documents(MAIN)[1]["mlci-unit"]["artifacts"]["reports"]
     assert unit["coverage_report"]["path"] == f"{wd}/{REPORTS}/unit-*/coverage.xml"
+
+
+def test_caches_follow_what_the_environments_are_built_from() -> None:
+    key = documents(MAIN)[1][".mlci-job"]["cache"]["key"]
+    wd = "$[[ inputs.working-directory ]]"
+    assert key["files"] == [f"{wd}/pyproject.toml", f"{wd}/uv.lock"]

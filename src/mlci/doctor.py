@@ -9,14 +9,16 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from mlci._version import __version__
 from mlci.compat import load
-from mlci.environments import find_uv
+from mlci.environments import FOLLOWS, find_uv
 from mlci.errors import ConfigError
 from mlci.gpu import nvidia_smi
 
@@ -64,6 +66,15 @@ def _torch() -> dict[str, Any] | None:
     return info
 
 
+def _follows() -> str | None:
+    """What this session environment was installed from (uv.lock, requirements, ...)."""
+    environment = os.environ.get("VIRTUAL_ENV", "")
+    path = Path(environment) / FOLLOWS if environment else None
+    if path is None or not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8").strip()
+
+
 def collect() -> dict[str, Any]:
     """Everything the doctor knows about this environment, as JSON-ready data."""
     return {
@@ -75,6 +86,7 @@ def collect() -> dict[str, Any]:
         "nox": _version("nox"),
         "torch": _torch(),
         "nvidia_smi": nvidia_smi(),
+        "follows": _follows(),
     }
 
 
@@ -128,6 +140,8 @@ def render(report: dict[str, Any]) -> str:
         f"uv       {report['uv'] or 'not found'}",
         f"nox      {report['nox'] or 'not installed'}",
     ]
+    if report.get("follows"):
+        lines.append(f"env      follows {report['follows']}")
     torch = report["torch"]
     if torch is None:
         lines.append("torch    not installed")

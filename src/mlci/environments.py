@@ -33,6 +33,7 @@ from mlci.errors import ConfigError
 from mlci.project import read_pyproject
 
 STAMP = ".mlci-installed"
+FOLLOWS = ".mlci-follows"  # what the environment was installed from, for `mlci doctor`
 # Tool tables that change no installed file: editing them must not rebuild the environment.
 _TOOLS_NOT_INSTALLED = (
     "mlci",
@@ -73,6 +74,10 @@ class Environment:
     @property
     def stamp(self) -> Path:
         return self.location / STAMP
+
+    @property
+    def follows(self) -> Path:
+        return self.location / FOLLOWS
 
     def program(self, name: str) -> str:
         """The environment's own copy of a command when it has one, else the name (git, ...)."""

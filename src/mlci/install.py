@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci import torch_source
+from mlci import locks, torch_source
 from mlci._version import __version__
 from mlci.project import read_pyproject
 from mlci.settings import Settings
@@ -31,6 +31,8 @@ class InstallRequest:
     # Files beside pyproject.toml whose content the environment follows (a change rebuilds it).
     follows_files: tuple[Path, ...] = ()
     follows: str = "pyproject.toml, resolved afresh"
+    locked: bool = False  # follows uv.lock: checked for staleness before installing
+    locked_torch: tuple[str, ...] = ()  # torch versions the lock pins
 
 
 def request(
@@ -45,25 +47,42 @@ def request(
         allow_insecure=settings.allow_insecure_index,
         family=torch_family(pyproject, settings),
     )
+    root = settings.root
     extras = settings.extras
-    project = str(settings.root) + (f"[{','.join(extras)}]" if extras else "")
-    groups = [
-        f"--group={settings.root / 'pyproject.toml'}:{group}"
-        for group in settings.dependency_groups
-    ]
-    files = [["-r", str(settings.root / name)] for name in settings.requirements]
-    files += [["-c", str(settings.root / name)] for name in settings.constraints]
+    project = str(root) + (f"[{','.join(extras)}]" if extras else "")
+    groups = [f"--group={root / 'pyproject.toml'}:{group}" for group in settings.dependency_groups]
+    files = [["-r", str(root / name)] for name in settings.requirements]
+    files += [["-c", str(root / name)] for name in settings.constraints]
+    followed = [root / name for name in (*settings.requirements, *settings.constraints)]
+    follows = "pyproject.toml, resolved afresh"
+    lock = locks.lock_of(root) if settings.resolution == "locked" else None
+    locked: tuple[str, ...] = ()
+    if lock is not None:
+        pins, versions = locks.constraints(
+            root, settings.dependency_groups, extras, backend, cache_dir
+        )
+        locked = tuple(versions)
+        files.append(["-c", str(pins)])
+        followed.append(lock)
+        follows = "uv.lock (its versions"
+        follows += f"; torch {', '.join(locked)} as +{backend})" if locked and source else ")"
+    elif locks.lock_of(root) is not None:
+        follows = "pyproject.toml, resolved afresh (resolution = newest: uv.lock ignored)"
+    if settings.requirements or settings.constraints:
+        follows += " with " + ", ".join([*settings.requirements, *settings.constraints])
     args = ["-e", project, *groups, *[arg for pair in files for arg in pair]]
     args += [*tools, *mlci_requirement()]
     if source is not None:
         args += source.install_args()
-    followed = tuple(
-        settings.root / name for name in (*settings.requirements, *settings.constraints)
+    return InstallRequest(
+        args,
+        source,
+        source.environment() if source else {},
+        tuple(followed),
+        follows,
+        lock is not None,
+        locked,
     )
-    follows = "pyproject.toml, resolved afresh"
-    if followed:
-        follows += " with " + ", ".join(path.name for path in followed)
-    return InstallRequest(args, source, source.environment() if source else {}, followed, follows)
 
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 import nox
 
-from mlci import install, project, torch_source, verdicts
+from mlci import install, locks, project, torch_source, verdicts
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
@@ -145,7 +145,13 @@ def run_session(
             " (`mlci init --pre-commit` writes a starter one)"
         )
 
-    env = {**environment.variables(), "MLCI_SESSION": definition.name, "MPLBACKEND": "Agg"}
+    env = {
+        **environment.variables(),
+        "MLCI_SESSION": definition.name,
+        "MPLBACKEND": "Agg",
+        # coverage's data file with the reports, not in the project's root.
+        "COVERAGE_FILE": str(reports / ".coverage"),
+    }
     # pytest's "no tests collected" (5) is the verdict's to explain, in words.
     codes = [0, 5] if definition.verdict.tests_must_run else [0]
     for program, *args in commands:
@@ -214,6 +220,9 @@ def _install(
         )
         return
     source = request.source
+    if request.locked:
+        locks.check_fresh(settings.root)  # one line when the lock is stale, before anything
+    session.log(f"mlci: {environment.location.name} follows {request.follows}")
     if source is not None:
         session.log(f"mlci: torch {source.backend} from {source.origin}: {source.shown}")
     uv = find_uv()
@@ -227,12 +236,19 @@ def _install(
     code, output = _run_and_keep(command, request.environment)
     if code != 0:
         reason = install_failure(output, source)
+        torch = [v for v in request.locked_torch if f"torch=={v}" in output]
+        if torch and source is not None:
+            reason = (
+                f"uv.lock pins torch {torch[0]}, and {source.shown} has no {source.backend} build"
+                f" of it: {reason}"
+            )
         FAILED[environment.location] = reason
         session.error(f"installing into {environment.location.name} failed: {reason}")
     if source is not None and source.backend == "cpu":
         check_cpu = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
         session.run_install(*check_cpu, silent=True, external=True)
     environment.stamp.write_text(stamp)
+    environment.follows.write_text(request.follows + "\n")
 
 
 def _run_and_keep(command: list[str], extra_env: dict[str, str]) -> tuple[int, str]:

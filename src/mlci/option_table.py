@@ -153,6 +153,17 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.names,
     ),
     Option(
+        "resolution",
+        "str",
+        "locked",
+        "`locked`: with a `uv.lock`, every session installs exactly its versions (torch's build"
+        " swapped for the job's), and a lock out of date with pyproject.toml fails at once;"
+        " `newest`: resolve afresh, ignoring the lock (a scheduled job that tries the newest"
+        " versions).",
+        check=checks.choice(("locked", "newest")),
+        ci=True,
+    ),
+    Option(
         "requirements",
         "list",
         (),

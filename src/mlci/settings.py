@@ -57,6 +57,7 @@ class Settings:
     allow_insecure_index: bool
     extras: tuple[str, ...]
     dependency_groups: tuple[str, ...]
+    resolution: str
     requirements: tuple[str, ...]
     constraints: tuple[str, ...]
     coverage_fail_under: float

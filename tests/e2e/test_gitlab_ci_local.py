@@ -122,6 +122,7 @@ GITLAB_CHECKED = (
     "working-directory",
     "coverage-fail-under",
     "testmon",
+    "resolution",
     "mlci-repository",
     "mlci-version",
 )
