@@ -88,7 +88,7 @@ def include(path: Path, inputs: Mapping[str, Any] | None = None) -> dict[str, An
     docs = documents(path)
     if len(docs) == 1:
         return dict(docs[0])
-    spec = docs[0]["spec"].get("inputs", {})
+    spec = (docs[0]["spec"] or {}).get("inputs") or {}
     given = dict(inputs or {})
     unknown = set(given) - set(spec)
     assert not unknown, f"{path.name}: unknown inputs {sorted(unknown)} (GitLab refuses them)"

@@ -111,16 +111,19 @@ def test_defaults_follow_mlci() -> None:
 
 def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> None:
     """The sessions nox gets, the GitLab jobs and the GitHub plan legs are one set."""
-    jobs = {
-        name
-        for doc in (documents(MAIN)[1], documents(GPU)[1])
-        for name in doc
-        if not name.startswith(".")
-    }
-    assert jobs == {"mlci-plan"} | {f"mlci-{name}" for name in SESSION_NAMES}
-    for name in SESSION_NAMES:
-        job = {**documents(MAIN)[1], **documents(GPU)[1]}[f"mlci-{name}"]
-        assert any(f"-s {name}" in line or f'-s "{name}-' in line for line in job["script"]), name
+    from mlci.registry import REGISTRY
+
+    both = {**documents(MAIN)[1], **documents(GPU)[1]}
+    jobs = {name for name in both if not name.startswith(".")}
+    # unit's second job: its shards (unit-shards > 1), each running `nox -s unit`.
+    assert jobs == {"mlci-plan", "mlci-unit-shard"} | {f"mlci-{s.name}" for s in REGISTRY}
+    for session in REGISTRY:
+        job = both[f"mlci-{session.name}"]
+        script = job["script"]
+        assert any(
+            f"-s {session.name}" in line or f'-s "{session.name}-' in line for line in script
+        )
+    assert both["mlci-unit-shard"]["script"][-1].endswith("-s unit")
 
     from mlci.planner import make_plan
     from mlci.settings import resolve
@@ -178,6 +181,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "mlci.yml + mlci-gpu.yml": {"gpu": True},
     "all three": {"gpu": True, "merge_requests": True},
     "sessions [unit] + gpu": {"gpu": True, "sessions": ["unit"]},
+    "unit-shards 3 + merge requests": {"merge_requests": True, "unit-shards": 3},
 }
 
 
@@ -224,6 +228,31 @@ def test_without_it_mlci_is_where_a_job_without_rules_would_be(pipeline: gl.Pipe
     assert gl.pipeline_created(config, pipeline)
     expected = ALL_JOBS if pipeline.ref_is_branch_or_tag else set()
     assert present_jobs(config, pipeline) == expected
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_sharded_unit_has_its_shard_and_combine_jobs_instead(count: int) -> None:
+    inputs: dict[str, Any] = {"unit-shards": count}
+    config = expanded(**inputs)
+    present = present_jobs(config, gl.PIPELINES[0])
+    sharded = {"mlci-unit-shard", "mlci-coverage"}
+    if count == 1:
+        assert "mlci-unit" in present and not sharded & present
+    else:
+        assert "mlci-unit" not in present and sharded <= present
+        assert config["mlci-unit-shard"]["parallel"] == 3
+        assert (
+            config["mlci-unit-shard"]["variables"]["MLCI_SHARD"] == "$CI_NODE_INDEX/$CI_NODE_TOTAL"
+        )
+
+
+def test_the_carried_durations_are_where_mlci_keeps_them() -> None:
+    from mlci.shards import DURATIONS
+
+    wd = "$[[ inputs.working-directory ]]"
+    for job, policy in (("mlci-unit-shard", "pull"), ("mlci-coverage", "push")):
+        _, durations = documents(MAIN)[1][job]["cache"]
+        assert durations["paths"] == [f"{wd}/{DURATIONS}"] and durations["policy"] == policy
 
 
 def test_a_session_left_out_of_sessions_has_no_job() -> None:
@@ -332,3 +361,73 @@ def test_caches_follow_what_the_environments_are_built_from() -> None:
     key = documents(MAIN)[1][".mlci-job"]["cache"]["key"]
     wd = "$[[ inputs.working-directory ]]"
     assert key["files"] == [f"{wd}/pyproject.toml", f"{wd}/uv.lock"]
+
+
+# --- the CI/CD Catalog components (templates/): generated from the include templates -------------
+
+
+def test_the_components_are_the_include_templates() -> None:
+    """One source of truth: templates/ is generated from ci-templates/gitlab/."""
+    from tests import components
+
+    for name in components.NAMES:
+        path = ROOT / "templates" / f"{name}.yml"
+        assert path.read_text() == components.render(name), (
+            f"{path.name} drifted: run `python -m tests.components`"
+        )
+
+
+def test_a_component_pipeline_has_the_same_jobs_as_the_include(tmp_path: Path) -> None:
+    components = ROOT / "templates"
+    config = gl.configuration(
+        gl.include(components / "mlci.yml"),
+        gl.include(components / "mlci-gpu.yml", {"gpu-runner": ["gpu"]}),
+        gl.include(components / "merge-request-pipelines.yml"),
+    )
+    included = expanded(gpu=True, merge_requests=True)
+    assert set(gl.jobs(config)) == set(gl.jobs(included))
+    schema_check(tmp_path, config)
+    # The mlci a component installs is the component's own commit, not an input's release.
+    assert config["mlci-plan"]["variables"]["MLCI_VERSION"] == "$[[ component.sha ]]"
+    assert "mlci-version" not in gl.documents(components / "mlci.yml")[0]["spec"]["inputs"]
+    assert gl.documents(components / "mlci.yml")[0]["spec"]["component"] == ["sha"]
+    schema_check(tmp_path, gl.documents(components / "mlci-gpu.yml")[0])
+
+
+KIT_PIPELINE = ROOT / ".gitlab-ci.yml"
+
+
+def test_the_kits_own_pipeline_releases_tags_to_the_catalog(tmp_path: Path) -> None:
+    import yaml
+
+    data = yaml.safe_load(KIT_PIPELINE.read_text())
+    component, local = data["include"]
+    assert component["component"] == "$CI_SERVER_FQDN/$CI_PROJECT_PATH/mlci@$CI_COMMIT_SHA"
+    assert local == {"local": "templates/merge-request-pipelines.yml"}
+    job = data["catalog-release"]
+    assert job["release"]["tag_name"] == "$CI_COMMIT_TAG" and job["stage"] == "release"
+    schema_check(tmp_path, data)
+
+
+@pytest.mark.parametrize(
+    ("tag", "protected", "released"),
+    [
+        ("v1.2.3", "true", True),
+        ("v10.0.12", "true", True),
+        ("v1.2.3", "false", False),  # an unprotected tag publishes nothing
+        ("v1.2", "true", False),
+        ("v1.2.3-rc1", "true", False),
+        ("v01.2.3", "true", False),
+        ("1.2.3", "true", False),
+    ],
+)
+def test_only_release_tags_make_a_catalog_release(tag: str, protected: str, released: bool) -> None:
+    """The same tags as mlci.release.TAG_REF (the GitHub release), no other."""
+    import yaml
+
+    from mlci.release import TAG_REF
+
+    [rule] = yaml.safe_load(KIT_PIPELINE.read_text())["catalog-release"]["rules"]
+    variables = {"CI_COMMIT_TAG": tag, "CI_COMMIT_REF_PROTECTED": protected}
+    assert gl.evaluate(rule["if"], variables) is released
+    assert (TAG_REF.fullmatch(f"refs/tags/{tag}") is not None) is (released or protected != "true")

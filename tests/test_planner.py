@@ -260,6 +260,9 @@ def test_github_output(tmp_path: Path) -> None:
         "id": "unit-3.12",
         "key": "unit-3.12",
         "reports": "reports/unit-3.12",
+        "shard": "",
+        "durations": "",
+        "durations-key": "",
         "name": "unit (3.12)",
         "session": "unit-3.12",
         "python": "3.12",
@@ -430,6 +433,9 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
     )
     for leg in include:
         assert set(leg) == {
+            "shard",
+            "durations",
+            "durations-key",
             "key",
             "reports",
             "session-timeout-minutes",

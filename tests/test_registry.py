@@ -11,7 +11,7 @@ import pytest
 from mlci.compat import load
 from mlci.errors import ConfigError
 from mlci.project import notebooks, package_dir
-from mlci.registry import BY_NAME, REGISTRY, SESSION_NAMES, Run
+from mlci.registry import BY_NAME, NOT_INTEG_OR_GPU, REGISTRY, SESSION_NAMES, Run
 from mlci.settings import Settings, resolve
 
 WriteProject = Callable[..., Path]
@@ -45,7 +45,9 @@ def test_the_registry_in_order_with_its_pythons_and_builds(write_project: WriteP
     assert not BY_NAME["gpu"].default
     assert BY_NAME["gpu"].backend(settings) == load().newest.pypi_cuda  # PyPI's own CUDA build
     assert BY_NAME["unit"].backend(settings) == "cpu"
-    assert all(s.default for s in REGISTRY if s.name != "gpu")
+    # gpu runs when asked; coverage (the combine of unit's shards) only in CI.
+    assert all(s.default for s in REGISTRY if s.name not in ("gpu", "coverage"))
+    assert BY_NAME["coverage"].implied_by == "unit" and "coverage" not in SESSION_NAMES
 
 
 def test_unit_runs_coverage_a_timeout_and_passes_posargs(write_project: WriteProject) -> None:
@@ -62,6 +64,16 @@ def test_unit_runs_coverage_a_timeout_and_passes_posargs(write_project: WritePro
     assert command[-3:] == ["-k", "test_mlp", "-x"]
     assert BY_NAME["unit"].tools(settings) == ("pytest>=8", "pytest-timeout>=2.3", "pytest-cov>=6")
     assert BY_NAME["unit"].verdict.coverage_gate
+
+
+def test_tests_named_after_dash_dash_replace_the_tests_folder(write_project: WriteProject) -> None:
+    settings = project(write_project)
+    (settings.root / "tests" / "test_x.py").write_text("")
+    [command] = commands(settings, "unit", ("tests/test_x.py::test_a", "-x"))
+    assert command[1:4] == ["-m", NOT_INTEG_OR_GPU, "--junitxml=reports/x/junit.xml"]
+    assert command[-2:] == ["tests/test_x.py::test_a", "-x"]
+    [command] = commands(settings, "unit", ("-k", "test_a"))  # a value, not a path
+    assert command[1] == "tests"
 
 
 def test_a_test_timeout_of_zero_is_off(write_project: WriteProject) -> None:

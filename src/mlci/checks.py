@@ -10,6 +10,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from mlci.options import Value
+from mlci.shards import parse as parse_shard
 
 PYTHON = re.compile(r"3\.[0-9]{1,2}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -199,3 +200,10 @@ def at_least_zero(value: Value) -> str | None:
 def shards(value: Value) -> str | None:
     assert isinstance(value, int)
     return None if 1 <= value <= 64 else f"{value} is not a shard count from 1 to 64"
+
+
+def shard(value: Value) -> str | None:
+    text = _text(value)
+    if not text or parse_shard(text) is not None:
+        return None
+    return f"{text!r} is not a shard like 2/3 (this shard / how many, from 1)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="Markdown summary of a session's reports (for $GITHUB_STEP_SUMMARY)",
         description="Print test counts and coverage from REPORTS/junit.xml and coverage.xml.",
     )
-    summary.add_argument("reports", type=Path, help="the session's report folder")
-    summary.add_argument("--session", help="name shown (default: the folder's name)")
+    summary.add_argument("reports", type=Path, nargs="+", help="the session's report folder(s)")
+    summary.add_argument("--session", help="name shown (default: each folder's name)")
     summary.add_argument("--outcome", default="", help="how the session ended (success, failure)")
 
     needs = _command(
@@ -201,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--record", action="store_true", help="write the baseline")
     baseline.add_argument("mypy", nargs=argparse.REMAINDER, help="-- mypy and its arguments")
 
+    durations = _command(
+        sub,
+        "merge-durations",
+        help="merge the unit shards' recorded test durations (the coverage session uses it)",
+        description="Merge pytest-split durations files (JSON, one per shard) into --output.",
+    )
+    durations.add_argument("--output", type=Path, required=True, help="the merged file")
+    durations.add_argument("files", type=Path, nargs="+", help="the shards' files")
+
     options = _command(sub, "options", help="list every setting (the README's table)")
     options.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
@@ -209,52 +219,73 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `mlci`; user mistakes print one line and return 2."""
     args = build_parser().parse_args(argv)
+    commands = {
+        "sessions": _sessions,
+        "init": _init,
+        "doctor": _doctor,
+        "plan": _plan,
+        "summary": _summary,
+        "mypy-baseline": _mypy_baseline,
+        "merge-durations": _merge_durations,
+        "check-needs": _check_needs,
+        "options": _options,
+    }
     try:
-        if args.command == "sessions":
-            return _sessions(args)
-        if args.command == "init":
-            from mlci import init
-
-            return init.main(
-                args.project.resolve(),
-                dry_run=args.dry_run,
-                force=args.force,
-                github=args.github,
-                gitlab=args.gitlab,
-                pre_commit=args.pre_commit,
-                measure_first=args.measure,
-            )
-        if args.command == "doctor":
-            return _doctor(args)
-        if args.command == "plan":
-            return _plan(args)
-        if args.command == "summary":
-            from mlci.summary import session_summary
-
-            name = args.session or args.reports.name
-            print(session_summary(name, args.reports, args.outcome), end="")
-            return 0
-        if args.command == "mypy-baseline":
-            from mlci import mypy_baseline
-
-            command = args.mypy[1:] if args.mypy[:1] == ["--"] else args.mypy
-            if not command:
-                raise ConfigError("mypy-baseline: give the mypy command after --")
-            return mypy_baseline.run(command, args.baseline, args.output, record=args.record)
-        if args.command == "check-needs":
-            from mlci.summary import needs_verdict
-
-            allowed = [job.strip() for job in args.allow_skipped.split(",") if job.strip()]
-            ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""), allowed)
-            print(text)
-            return 0 if ok else 1
-        return _options(args)
+        return commands[args.command](args)
     except ConfigError as err:
         for warning in err.warnings:
             _report("warning", warning)
         for problem in err.problems:
             _report("error", problem)
         return 2
+
+
+def _init(args: argparse.Namespace) -> int:
+    from mlci import init
+
+    return init.main(
+        args.project.resolve(),
+        dry_run=args.dry_run,
+        force=args.force,
+        github=args.github,
+        gitlab=args.gitlab,
+        pre_commit=args.pre_commit,
+        measure_first=args.measure,
+    )
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from mlci.summary import session_summary
+
+    for folder in args.reports:
+        print(session_summary(args.session or folder.name, folder, args.outcome), end="")
+    return 0
+
+
+def _mypy_baseline(args: argparse.Namespace) -> int:
+    from mlci import mypy_baseline
+
+    command = args.mypy[1:] if args.mypy[:1] == ["--"] else args.mypy
+    if not command:
+        raise ConfigError("mypy-baseline: give the mypy command after --")
+    return mypy_baseline.run(command, args.baseline, args.output, record=args.record)
+
+
+def _merge_durations(args: argparse.Namespace) -> int:
+    from mlci import shards
+
+    count = shards.merge(args.files, args.output)
+    print(f"mlci: {count} test durations from {len(args.files)} shards in {args.output}")
+    return 0
+
+
+def _check_needs(args: argparse.Namespace) -> int:
+    from mlci.summary import needs_verdict
+
+    allowed = [job.strip() for job in args.allow_skipped.split(",") if job.strip()]
+    ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""), allowed)
+    print(text)
+    return 0 if ok else 1
 
 
 def _report(level: str, message: str) -> None:
@@ -301,8 +332,29 @@ def _working_directory(flag: str | None) -> Path:
     return Path(str(setting.value))
 
 
+def _installed_commit() -> str | None:
+    """The commit this mlci was installed from, when it came from git (the CI templates)."""
+    import importlib.metadata
+
+    try:
+        direct = importlib.metadata.distribution("mlci").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    commit = json.loads(direct or "{}").get("vcs_info", {}).get("commit_id")
+    return str(commit) if commit else None
+
+
 def _version_problems(expected: str | None) -> list[str]:
-    """A release tag (v1.2.0) must match this mlci; a branch name cannot be checked."""
+    """A release tag (v1.2.0) must match this mlci, a commit (the catalog component's own)
+    the commit it was installed from; a branch name cannot be checked."""
+    if expected and re.fullmatch(r"[0-9a-f]{40}", expected):
+        commit = _installed_commit()
+        if commit is None or commit == expected:
+            return []
+        return [
+            f"mlci-version: the CI component asks for mlci at commit {expected[:12]} but mlci"
+            f" from {commit[:12]} is installed"
+        ]
     wanted = (expected or "").removeprefix("v")
     if not wanted or not wanted[:1].isdigit() or wanted == __version__:
         return []

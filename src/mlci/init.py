@@ -85,7 +85,8 @@ class Proposal:
 
 
 def _pythons_here(candidates: list[str]) -> list[str]:
-    """The candidates an interpreter exists for on this machine (uv finds it, no download)."""
+    """The candidates an interpreter exists for on this machine (uv finds it, no download;
+    virtual environments, such as the one mlci may run in, do not count)."""
     uv = shutil.which("uv") or os.environ.get("UV")
     if uv is None:
         current = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -94,7 +95,7 @@ def _pythons_here(candidates: list[str]) -> list[str]:
     found = []
     for version in candidates:
         done = subprocess.run(
-            [uv, "python", "find", "--no-project", version],
+            [uv, "python", "find", "--system", "--no-project", version],
             capture_output=True,
             text=True,
             env=env,

@@ -17,11 +17,11 @@ from typing import Any, Protocol, cast
 
 import nox
 
-from mlci import install, locks, project, torch_source, verdicts
+from mlci import install, locks, project, shards, torch_source, verdicts
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
-from mlci.registry import Run, SessionDef
+from mlci.registry import UNIT, Run, SessionDef
 from mlci.settings import Settings, resolve
 from mlci.summary import total_coverage
 from mlci.validation import Choice, check
@@ -111,8 +111,10 @@ def run_session(
 ) -> None:
     """Body of every mlci session: fresh report folder, install, run the commands, judge."""
     root = settings.root
+    shard = shards.parse(settings.shard) if definition is UNIT and settings.shard else None
+    folder = f"{session.name}-shard-{shard.index}" if shard else session.name
     try:
-        reports = _fresh_reports(root, session.name)
+        reports = _fresh_reports(root, folder)
     except ConfigError as err:
         session.error(f"{definition.name}: {err}")
     if definition.gpu:
@@ -130,8 +132,10 @@ def run_session(
             f"{definition.name}: its environment {environment.location.name} failed to build"
             f" earlier in this run: {FAILED[environment.location]}"
         )
-    run = Run(settings, session.name, reports.relative_to(root), tuple(session.posargs))
+    run = Run(settings, session.name, reports.relative_to(root), tuple(session.posargs), python)
     try:
+        if definition.prepare is not None:
+            definition.prepare(run)
         commands = definition.commands(run)
         tools = shared_tools(settings, choice, python, backend)
         request = install.request(settings, backend, tools, torch_source.mlci_cache())
@@ -152,8 +156,9 @@ def run_session(
         # coverage's data file with the reports, not in the project's root.
         "COVERAGE_FILE": str(reports / ".coverage"),
     }
-    # pytest's "no tests collected" (5) is the verdict's to explain, in words.
-    codes = [0, 5] if definition.verdict.tests_must_run else [0]
+    # pytest's "no tests collected" (5) is the verdict's to explain, in words; a shard may
+    # get no test at all (more shards than tests).
+    codes = [0, 5] if definition.verdict.tests_must_run or shard else [0]
     for program, *args in commands:
         ran = session.run(
             environment.program(program),
@@ -164,7 +169,8 @@ def run_session(
         )
         if ran is None:
             return  # nox --install-only: nothing ran, so there is nothing to check
-    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs
+    # A shard never fails on coverage alone: the coverage session judges the whole.
+    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs and not shard
     if definition.verdict.coverage_gate and coverage_expected:
         total = total_coverage(reports / "coverage.xml")
         if total is not None:

@@ -223,6 +223,25 @@ OPTIONS: tuple[Option, ...] = (
         ci=True,
     ),
     Option(
+        "unit-shards",
+        "int",
+        1,
+        "Split each Python's `unit` into this many CI jobs (1-64), balanced by the durations"
+        " the shards record (pytest-split) and carry between runs in the CI cache; a `coverage`"
+        " job combines their coverage and applies `coverage-fail-under` to the whole.",
+        check=checks.shards,
+        ci=True,
+    ),
+    Option(
+        "shard",
+        "str",
+        "",
+        "Run one shard of `unit`: `2/3` (the CI jobs set it; locally `MLCI_SHARD=2/3 nox -s"
+        " unit-3.11`). A shard never fails on coverage: the `coverage` job judges the whole.",
+        check=checks.shard,
+        project=False,
+    ),
+    Option(
         "test-timeout",
         "int",
         600,

@@ -44,6 +44,10 @@ def github(plan: Plan) -> str:
         "python": plan.python_versions[0],
         "torch-version": plan.torch.version if plan.torch else "",
         "working-directory": plan.settings.working_directory,
+        # The combine job of a sharded unit (empty: none), and what the required check allows
+        # to be skipped.
+        "combine": _compact(plan.combine) if plan.combine else "",
+        "may-skip": ",".join(plan.may_skip),
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -78,6 +82,7 @@ def as_json(plan: Plan) -> dict[str, Any]:
         "jobs": [job.as_dict(GITHUB_DEFAULT_RUNNER) for job in plan.jobs],
         "gpu-jobs": [job.as_dict() for job in plan.gpu_jobs],
         "settings": resolved_values(plan),
+        "combine": plan.combine,
         "left-out": dict(plan.choice.left_out),
         "warnings": list(plan.warnings),
     }
@@ -101,6 +106,8 @@ def table(plan: Plan) -> str:
         + row[4]
         for row in rows
     ]
+    if plan.combine:
+        body.append("coverage  (after the unit shards: their coverage combined, then the gate)")
     body += [f"(left out: {name}: {why})" for name, why in plan.choice.left_out.items()]
     if not plan.gpu_jobs:
         body.append("(no GPU job: give gpu-runner to add one)")

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from mlci import shards
 from mlci.compat import TorchRelease
 from mlci.errors import ConfigError
 from mlci.project import REPORTS
+from mlci.registry import SessionDef
 from mlci.settings import Settings
 from mlci.validation import Choice, check
 
@@ -41,6 +43,9 @@ class Job:
     container: str = ""
     # A file the job keeps from one CI run to the next (testmon's data), from the repository root.
     carry: str = ""
+    shard: str = ""  # `2/3`: one shard of unit (MLCI_SHARD)
+    # The carried durations a shard splits by (restored, never saved: the combine job saves).
+    durations: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -48,8 +53,10 @@ class Job:
 
     @property
     def id(self) -> str:
-        """Unique among a plan's jobs: `unit-3.11`, `gpu-cu128`."""
-        return f"gpu-{self.torch_backend}" if self.is_gpu else self.session
+        """Unique among a plan's jobs: `unit-3.11`, `unit-3.11-shard-2`, `gpu-cu128`."""
+        if self.is_gpu:
+            return f"gpu-{self.torch_backend}"
+        return f"{self.session}-shard-{self.shard.split('/')[0]}" if self.shard else self.session
 
     @property
     def key(self) -> str:
@@ -76,11 +83,16 @@ class Job:
             "session-timeout-minutes": self.timeout_minutes - REPORT_MINUTES,
             "reports": self.reports,
             "carry": self.carry,  # empty: nothing to keep
+            "shard": self.shard,  # empty: the whole of the session
+            "durations": self.durations,  # empty: nothing to restore
+            "durations-key": durations_key_for(self.prefix) if self.durations else "",
         }
 
 
 @dataclass(frozen=True)
 class Plan:
+    """The jobs of one CI run, with the settings and the session choice they came from."""
+
     settings: Settings
     choice: Choice
     torch: TorchRelease | None
@@ -89,6 +101,13 @@ class Plan:
     jobs: tuple[Job, ...]
     gpu_jobs: tuple[Job, ...]
     warnings: tuple[str, ...]
+    # The job that combines the unit shards (None: unit is not sharded).
+    combine: dict[str, Any] | None = None
+
+    @property
+    def may_skip(self) -> tuple[str, ...]:
+        """Jobs the required check lets be skipped: the combine job, when there is none."""
+        return () if self.combine else ("combine",)
 
 
 def make_plan(
@@ -154,10 +173,48 @@ def make_plan(
         )
     if problems:
         raise ConfigError(*problems, warnings=tuple(dict.fromkeys(warnings)))
-    names = tuple(name for name in choice.names if name != "gpu" or gpu_jobs)
-    return Plan(
-        settings, choice, torch, names, pythons, jobs, gpu_jobs, tuple(dict.fromkeys(warnings))
+    # What `sessions` names (a session another implies, like coverage, comes with it).
+    names = tuple(
+        session.name
+        for session in choice.sessions
+        if session.implied_by is None and (not session.gpu or gpu_jobs)
     )
+    return Plan(
+        settings,
+        choice,
+        torch,
+        names,
+        pythons,
+        jobs,
+        gpu_jobs,
+        tuple(dict.fromkeys(warnings)),
+        _combine(settings, jobs),
+    )
+
+
+def _combine(settings: Settings, jobs: tuple[Job, ...]) -> dict[str, Any] | None:
+    """What the combine job uses: where the shards' reports are and what it carries on."""
+    if not any(job.shard for job in jobs):
+        return None
+    key = prefix(settings)
+    named = f"{key}-" if key else ""
+    folder = PurePosixPath(settings.working_directory)
+    return {
+        "runs-on": list(settings.runner or GITHUB_DEFAULT_RUNNER),
+        "timeout-minutes": TIMEOUT_MINUTES["cpu"],
+        "session-timeout-minutes": TIMEOUT_MINUTES["cpu"] - REPORT_MINUTES,
+        "artifacts": f"mlci-reports-{named}unit-*-shard-*",
+        "downloads": str(folder / REPORTS / "shards"),
+        "reports": str(folder / REPORTS),
+        "artifact": f"mlci-reports-{named}coverage",
+        "durations": str(folder / shards.DURATIONS),
+        "durations-key": durations_key_for(key),
+    }
+
+
+def durations_key_for(key: str) -> str:
+    """The cache key prefix of the carried durations (one per call of the workflow)."""
+    return f"mlci-durations-{key + '-' if key else ''}"
 
 
 def _gpu_backend_problems(builds: tuple[str, ...], torch: TorchRelease) -> list[str]:
@@ -189,8 +246,11 @@ def _job(
     *,
     container: str = "",
     carry: str = "",
+    shard: str = "",
+    durations: str = "",
 ) -> Job:
-    reports = PurePosixPath(settings.working_directory) / REPORTS / session
+    folder = f"{session}-shard-{shard.split('/')[0]}" if shard else session
+    reports = PurePosixPath(settings.working_directory) / REPORTS / folder
     return Job(
         name,
         session,
@@ -201,6 +261,8 @@ def _job(
         prefix=prefix(settings),
         container=container,
         carry=carry,
+        shard=shard,
+        durations=durations,
     )
 
 
@@ -213,16 +275,43 @@ def _cpu_jobs(settings: Settings, choice: Choice, pythons: tuple[str, ...]) -> t
     for definition in choice.sessions:
         if definition.gpu:
             continue
+        if definition.implied_by is not None:
+            continue  # its own job (the combine job), not a leg
         if definition.per_python:
-            carry = testmon_data(settings) if settings.testmon else ""
-            for python, session in zip(pythons, definition.nox_names(settings), strict=True):
-                name = f"{definition.name} ({python})"
-                jobs.append(_job(settings, name, session, python, backend, runner, carry=carry))
+            jobs += _per_python(settings, definition, pythons)
         else:
             jobs.append(
                 _job(settings, definition.name, definition.name, pythons[0], backend, runner)
             )
     return tuple(jobs)
+
+
+def _per_python(settings: Settings, definition: SessionDef, pythons: tuple[str, ...]) -> list[Job]:
+    """One leg per Python, or per Python and shard (unit with unit-shards > 1)."""
+    runner, backend = settings.runner, settings.torch_backend
+    carry = testmon_data(settings) if settings.testmon else ""
+    count = settings.unit_shards if definition.name == "unit" else 1
+    durations = str(PurePosixPath(settings.working_directory) / shards.DURATIONS)
+    jobs: list[Job] = []
+    for python, session in zip(pythons, definition.nox_names(settings), strict=True):
+        if count == 1:
+            name = f"{definition.name} ({python})"
+            jobs.append(_job(settings, name, session, python, backend, runner, carry=carry))
+            continue
+        jobs += [
+            _job(
+                settings,
+                f"{definition.name} ({python}, {index}/{count})",
+                session,
+                python,
+                backend,
+                runner,
+                shard=f"{index}/{count}",
+                durations=durations,
+            )
+            for index in range(1, count + 1)
+        ]
+    return jobs
 
 
 def testmon_data(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlci import project
+from mlci import coverage_config, project, shards
 from mlci.errors import ConfigError
 from mlci.gpu import MULTI_DEVICE_SKIP_RE
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # Tools each session installs next to the project (lower bounds only: a project may pin them).
 PYTEST = ("pytest>=8", "pytest-timeout>=2.3")
 XDIST = "pytest-xdist>=3.6"
+SPLIT = "pytest-split>=0.10"
+DURATIONS = "durations.json"  # a shard's own durations, in its report folder
 TESTMON = "pytest-testmon>=2.1"
 NOT_INTEG_OR_GPU = "not integ and not gpu"
 
@@ -37,6 +39,11 @@ class Run:
     name: str  # the nox session: `unit-3.11`, `lint`
     reports: Path  # its report folder, relative to the project root
     posargs: tuple[str, ...] = ()
+    python: str = ""  # the session's Python (per-Python sessions)
+
+    @property
+    def shard(self) -> shards.Shard | None:
+        return shards.parse(self.settings.shard) if self.settings.shard else None
 
     @property
     def junit(self) -> str:
@@ -47,6 +54,10 @@ class Run:
         return [f"--timeout={seconds}"] if seconds else []
 
     def tests(self) -> list[str]:
+        """The tests folder, unless the user named tests to run (`-- tests/test_x.py::t`)."""
+        named = [arg.split("::")[0] for arg in self.posargs if not arg.startswith("-")]
+        if any((self.settings.root / arg).exists() for arg in named if arg):
+            return []
         found = project.tests_dir(self.settings)
         return [str(found)] if found is not None else []
 
@@ -79,6 +90,10 @@ class SessionDef:
     per_python: bool = False  # one session per Python version: unit-3.11, unit-3.12
     gpu: bool = False  # runs on a GPU with a CUDA build of torch
     verdict: Verdict = field(default_factory=Verdict)
+    # Runs before the commands: files they read (a copy of the durations, a config).
+    prepare: Callable[[Run], None] | None = None
+    # Chosen with another session, never on its own (not a value of `sessions`).
+    implied_by: str | None = None
 
     def nox_names(self, settings: Settings) -> tuple[str, ...]:
         if self.per_python:
@@ -172,6 +187,8 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
         extra = (TESTMON,)
     elif settings.xdist_workers != "0":
         extra = (XDIST,)
+    if settings.unit_shards > 1:
+        extra += (SPLIT,)
     return (*PYTEST, "pytest-cov>=6", *extra)
 
 
@@ -191,7 +208,18 @@ def _unit(run: Run) -> list[list[str]]:
         ]
         if settings.xdist_workers != "0":
             args += ["-n", settings.xdist_workers]
+    shard = run.shard
+    if shard is not None:
+        config = coverage_config.target(settings.root, run.reports)
+        args += [f"--cov-config={config}", *shards.pytest_args(shard, run.reports / DURATIONS)]
     return [[*args, *run.posargs]]
+
+
+def _unit_prepare(run: Run) -> None:
+    if run.shard is not None:
+        root = run.settings.root
+        shards.seed(root / shards.DURATIONS, root / run.reports / DURATIONS)
+        coverage_config.write(root, root / run.reports)
 
 
 def _has_tests(settings: Settings) -> str | None:
@@ -210,6 +238,61 @@ UNIT = SessionDef(
     nothing_to_check=_has_tests,
     per_python=True,
     verdict=Verdict(coverage_gate=True),
+    prepare=_unit_prepare,
+)
+
+# --- coverage: the unit shards' data, combined --------------------------------------------------
+
+
+def _shard_data(run: Run, name: str) -> list[Path]:
+    """Files the unit shards of this Python left under reports/ (CI downloads them there)."""
+    reports = run.settings.root / project.REPORTS
+    return sorted(
+        path.relative_to(run.settings.root)
+        for path in reports.glob(f"**/*unit-{run.python}-shard-*/{name}")
+    )
+
+
+def _coverage(run: Run) -> list[list[str]]:
+    data = _shard_data(run, ".coverage")
+    if not data:
+        raise ConfigError(
+            f"no coverage data of unit-{run.python}'s shards under {project.REPORTS}/"
+            " (the shards' reports must be there first)"
+        )
+    config = coverage_config.target(run.settings.root, run.reports)
+    common = [f"--rcfile={config}", f"--data-file={run.reports / '.coverage'}"]
+    commands = [
+        ["coverage", "combine", "--keep", *common, *map(str, data)],
+        ["coverage", "xml", *common, "-o", str(run.reports / "coverage.xml")],
+        ["coverage", "report", *common, *run.posargs],
+    ]
+    durations = _shard_data(run, DURATIONS)
+    if durations and run.python == run.settings.main_python:
+        output = shards.DURATIONS
+        commands.append(["mlci", "merge-durations", "--output", output, *map(str, durations)])
+    return commands
+
+
+def _write_coverage_config(run: Run) -> None:
+    coverage_config.write(run.settings.root, run.settings.root / run.reports)
+
+
+COVERAGE = SessionDef(
+    name="coverage",
+    runs="with `unit-shards` > 1, in CI: combines the unit shards' coverage data and applies"
+    " `coverage-fail-under` to the whole; merges their recorded durations for the next run",
+    reports=("coverage.xml",),
+    tools=lambda settings: ("coverage>=7.6",),
+    commands=_coverage,
+    nothing_to_check=lambda settings: (
+        None if settings.unit_shards > 1 else "unit-shards is 1: unit judges its own coverage"
+    ),
+    default=False,
+    per_python=True,
+    verdict=Verdict(coverage_gate=True),
+    prepare=_write_coverage_config,
+    implied_by="unit",
 )
 
 # --- integ --------------------------------------------------------------------------------------
@@ -292,6 +375,7 @@ GPU = SessionDef(
     verdict=Verdict(tests_must_run=True, no_skips_except=MULTI_DEVICE_SKIP_RE.pattern),
 )
 
-REGISTRY: tuple[SessionDef, ...] = (LINT, MYPY, UNIT, INTEG, NBMAKE, GPU)
-SESSION_NAMES: tuple[str, ...] = tuple(session.name for session in REGISTRY)
+REGISTRY: tuple[SessionDef, ...] = (LINT, MYPY, UNIT, COVERAGE, INTEG, NBMAKE, GPU)
+# What `sessions` may name (a session another implies is chosen with it).
+SESSION_NAMES: tuple[str, ...] = tuple(s.name for s in REGISTRY if s.implied_by is None)
 BY_NAME: dict[str, SessionDef] = {session.name: session for session in REGISTRY}

@@ -23,7 +23,8 @@ def describe(settings: Settings, choice: Choice) -> dict[str, Any]:
         for python, name in zip(pythons, session.nox_names(settings), strict=True):
             reports = Path(REPORTS) / name
             try:
-                lines = [shlex.join(c) for c in session.commands(Run(settings, name, reports))]
+                run = Run(settings, name, reports, python=python)
+                lines = [shlex.join(c) for c in session.commands(run)]
             except ConfigError as err:
                 lines = [f"(cannot run: {err})"]
             rows.append(

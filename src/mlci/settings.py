@@ -65,6 +65,8 @@ class Settings:
     mypy_baseline: str
     xdist_workers: str
     testmon: bool
+    unit_shards: int
+    shard: str
     test_timeout: int
     tests_dir: str
     notebooks: str

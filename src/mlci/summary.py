@@ -37,6 +37,9 @@ def session_summary(name: str, reports: Path, outcome: str = "") -> str:
         coverage = total_coverage(reports / "coverage.xml")
     except ReportError as err:
         return f"### ❌ {name}\n{err}\n"
+    if counts is None and coverage is not None:  # the combine job: coverage only
+        ok = outcome in ("", "success")
+        return f"### {'✅' if ok else '❌'} {name}\ncoverage {coverage:.2f}%\n"
     if counts is None:
         if outcome:
             return f"### {ICONS.get(outcome, '❔')} {name}\nsession {outcome}; no test report\n"

@@ -141,6 +141,13 @@ def _sessions(
     chosen: list[SessionDef] = []
     left_out: dict[str, str] = {}
     for session in REGISTRY:
+        if session.implied_by is not None:
+            if (
+                session.implied_by in settings.sessions
+                and session.nothing_to_check(settings) is None
+            ):
+                chosen.append(session)
+            continue
         if session.name not in settings.sessions:
             continue
         try:

@@ -95,9 +95,12 @@ class ActRun:
         results: dict[str, str] = {}
         for line in self.lines:
             job = line.get("job")
-            if not isinstance(job, str) or job.count("/") != (2 if called else 1):
+            depth = 2 if called else 1
+            # Split from the left only: a job's own name may hold a slash (`unit (3.11, 1/3)`).
+            parts = job.split("/", depth) if isinstance(job, str) else []
+            if len(parts) != depth + 1 or not isinstance(job, str):
                 continue  # the caller's own job line, or not a job line
-            name = job.split("/")[-1].strip()
+            name = parts[-1].strip()
             leg = bool(line.get("matrix"))
             if leg:
                 name = MATRIX_SUFFIX.sub("", name)

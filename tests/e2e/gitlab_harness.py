@@ -64,7 +64,12 @@ def caller(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     if edit is not None:
         edit(dest)
-    commit_all(dest, "sample project")
+    return as_gitlab_repository(dest)
+
+
+def as_gitlab_repository(dest: Path) -> Path:
+    """Commit the project and give it an origin on gitlab.com, as a user's clone has."""
+    commit_all(dest, "project under test")
     git(dest, "remote", "add", "origin", "git@gitlab.com:acme/sample-model.git")
     git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(dest, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
@@ -94,6 +99,8 @@ def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeli
     gitconfig = work / "gitconfig"
     gitconfig.write_text(
         f'[url "{remotes}/"]\n\tinsteadOf = ssh://git@gitlab.com:22/\n\tinsteadOf = https://gitlab.com/\n'
+        # gitlab-ci-local asks `git ls-remote git@gitlab.com:acme/mlci` for $[[ component.sha ]].
+        "\tinsteadOf = git@gitlab.com:\n"
         "[user]\n\tname = mlci tests\n\temail = tests@mlci.invalid\n"
     )
     uv_cache = subprocess.run(

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from mlci._version import __version__
 from mlci.junit import totals
 from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
 from tests.hostile import payloads
+from tests.sample import git
 
 pytestmark = pytest.mark.integ
 
@@ -196,3 +198,48 @@ def test_testmon_data_is_carried_to_the_next_pipeline(tmp_path: Path, remotes: P
     assert second.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "PASS"}
     assert "imported cache 'mlci-testmon-mlci-unit-3-11-" in second.output  # not the project
     assert re.search(r"collected \d+ items / \d+ deselected / 0 selected", second.output)
+
+
+def test_the_catalog_component_runs_the_same_pipeline(tmp_path: Path, remotes: Path) -> None:
+    """`include: component:` as a catalog user writes it, resolved by gitlab-ci-local from the
+    kit's tag (git archive over its ssh remote, rewritten to the local bare clone)."""
+    import yaml
+
+    def as_component(sample: Path) -> None:
+        path = sample / ".gitlab-ci.yml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "include": [
+                        {
+                            "component": f"$CI_SERVER_FQDN/acme/mlci/mlci@v{__version__}",
+                            "inputs": {"python-versions": ["3.11"], "sessions": ["unit"]},
+                        }
+                    ]
+                }
+            )
+        )
+
+    pipeline = run_pipeline(caller(tmp_path / "sample", edit=as_component), remotes, tmp_path)
+    assert pipeline.returncode == 0, pipeline.output[-4000:]
+    assert pipeline.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "PASS"}
+    # The component installed the mlci of its own commit, and the plan checked it.
+    commit = git(Path(remotes / "acme" / "mlci.git"), "rev-parse", f"v{__version__}^{{commit}}")
+    assert f"git+https://gitlab.com/acme/mlci.git@{commit.strip()}" in pipeline.output
+
+
+def test_the_kits_own_pipeline_includes_its_component_from_this_commit(tmp_path: Path) -> None:
+    """gitlab-ci-local resolves `component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/mlci@$CI_COMMIT_SHA`
+    offline from the working tree (the project's own component at HEAD)."""
+    from tests.e2e.act_harness import kit_copy
+    from tests.e2e.gitlab_harness import gitlab_ci_local
+
+    kit = kit_copy(tmp_path / "kit")  # committed; a GitLab clone also has its origin
+    git(kit, "remote", "add", "origin", "git@gitlab.com:acme/mlci.git")
+    done = subprocess.run(
+        [gitlab_ci_local(), "--list"], cwd=kit, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()}
+    assert {"mlci-plan", "mlci-lint", "mlci-unit:"} <= listed
+    assert "catalog-release" not in listed  # a branch pipeline: no release
