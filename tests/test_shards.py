@@ -61,7 +61,7 @@ def test_a_shard_runs_its_part_split_by_durations(tmp_path: Path) -> None:
     assert "--splitting-algorithm=least_duration" in command
     assert "--durations-path=reports/unit-3.11-shard-2/durations.json" in command
     assert "--store-durations" in command and "--clean-durations" in command
-    assert "--cov-config=reports/unit-3.11-shard-2/coveragerc" in command
+    assert "--cov-config=reports/unit-3.11-shard-2/coveragerc" in command  # coverage_config.py
     assert "pytest-split>=0.10" in BY_NAME["unit"].tools(settings)
 
     (root / ".test_durations").write_text('{"tests/test_x.py::test_i": 1.5}')
@@ -116,18 +116,34 @@ def test_merged_durations_are_the_union_of_the_shards(tmp_path: Path) -> None:
 
 def test_the_coverage_config_keeps_the_projects_settings(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        "[project]\nname = 'p'\n[tool.coverage.run]\nbranch = true\nomit = ['x.py']\n"
+        "[project]\nname = 'p'\n[tool.coverage.run]\nbranch = true\nomit = ['x.py', 'y.py']\n"
+        "[tool.coverage.report]\nexclude_also = ['if TYPE_CHECKING:']\n"
     )
     path = coverage_config.write(tmp_path, tmp_path / "out")
     assert path == coverage_config.target(tmp_path, tmp_path / "out")
-    text = path.read_text()
-    assert (
-        path.name == "coverage.toml" and "branch = true" in text and "relative_files = true" in text
-    )
+    import configparser
+
+    read = configparser.ConfigParser(interpolation=None)
+    read.read(path)
+    assert read.get("run", "branch") == "True" and read.get("run", "relative_files") == "True"
+    assert read.get("run", "omit").split() == ["x.py", "y.py"]
+    assert read.get("report", "exclude_also").strip() == "if TYPE_CHECKING:"
     (tmp_path / ".coveragerc").write_text("[run]\nbranch = True\n[report]\nshow_missing = True\n")
     rc = coverage_config.write(tmp_path, tmp_path / "out")
-    assert rc.name == "coveragerc" and "show_missing = True" in rc.read_text()
-    assert "relative_files = True" in rc.read_text()
+    assert "show_missing = True" in rc.read_text() and "relative_files = True" in rc.read_text()
+
+
+def test_sessions_need_nothing_beyond_nox_and_the_standard_library() -> None:
+    """The kit's own noxfile imports mlci from the tree, run by `uvx nox`: nox's packages
+    are all there is (tomlkit, for instance, is only for `mlci init`)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlci.nox_sessions; print(sorted(m for m in ('tomlkit',) if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_shard_values() -> None:

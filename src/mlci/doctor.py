@@ -69,7 +69,8 @@ def _torch() -> dict[str, Any] | None:
 def _follows() -> str | None:
     """What this session environment was installed from (uv.lock, requirements, ...)."""
     environment = os.environ.get("VIRTUAL_ENV", "")
-    path = Path(environment) / FOLLOWS if environment else None
+    named = os.environ.get("MLCI_FOLLOWS", "")
+    path = Path(named) if named else (Path(environment) / FOLLOWS if environment else None)
     if path is None or not path.is_file():
         return None
     return path.read_text(encoding="utf-8").strip()

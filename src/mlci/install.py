@@ -16,6 +16,7 @@ from typing import Any
 
 from mlci import locks, torch_source
 from mlci._version import __version__
+from mlci.image import ImageTorch
 from mlci.project import read_pyproject
 from mlci.settings import Settings
 from mlci.torch_source import TORCH_FAMILY, TorchSource
@@ -36,17 +37,26 @@ class InstallRequest:
 
 
 def request(
-    settings: Settings, backend: str, tools: tuple[str, ...], cache_dir: Path
+    settings: Settings,
+    backend: str,
+    tools: tuple[str, ...],
+    cache_dir: Path,
+    image: ImageTorch | None = None,
 ) -> InstallRequest:
-    """The install of the project (with its extras and groups), the session tools and mlci."""
+    """The install of the project (with its extras and groups), the session tools and mlci.
+
+    image: install around the torch of a GPU image (gpu-torch = image) instead of a build.
+    """
     pyproject = read_pyproject(settings.root, required=False)
-    source = torch_source.resolve(
-        backend,
-        settings.torch_index,
-        cache_dir,
-        allow_insecure=settings.allow_insecure_index,
-        family=torch_family(pyproject, settings),
-    )
+    source = None
+    if image is None:
+        source = torch_source.resolve(
+            backend,
+            settings.torch_index,
+            cache_dir,
+            allow_insecure=settings.allow_insecure_index,
+            family=torch_family(pyproject, settings),
+        )
     root = settings.root
     extras = settings.extras
     project = str(root) + (f"[{','.join(extras)}]" if extras else "")
@@ -57,6 +67,8 @@ def request(
     follows = "pyproject.toml, resolved afresh"
     lock = locks.lock_of(root) if settings.resolution == "locked" else None
     locked: tuple[str, ...] = ()
+    if image is not None:
+        files.append(["-c", str(image.constraints(cache_dir))])
     if lock is not None:
         pins, versions = locks.constraints(
             root, settings.dependency_groups, extras, backend, cache_dir
@@ -70,6 +82,8 @@ def request(
         follows = "pyproject.toml, resolved afresh (resolution = newest: uv.lock ignored)"
     if settings.requirements or settings.constraints:
         follows += " with " + ", ".join([*settings.requirements, *settings.constraints])
+    if image is not None:
+        follows += f"; torch {image.torch} (CUDA {image.cuda}) of the image, kept"
     args = ["-e", project, *groups, *[arg for pair in files for arg in pair]]
     args += [*tools, *mlci_requirement()]
     if source is not None:

@@ -18,11 +18,9 @@ from pathlib import Path
 
 from mlci.environments import find_uv
 from mlci.errors import ConfigError
-from mlci.torch_source import TORCH_FAMILY
+from mlci.torch_source import CUDA_ONLY, TORCH_FAMILY
 
 LOCK = "uv.lock"
-# What only a CUDA build of torch needs; a CPU job installs none of it.
-CUDA_ONLY = re.compile(r"(nvidia-|cuda-|triton\b|pytorch-triton\b)", re.I)
 _PIN = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^ ;+]+)(\+[^ ;]+)?(?P<rest>.*)$"
 )
@@ -90,6 +88,8 @@ def for_backend(exported: str, backend: str) -> tuple[str, list[str]]:
         if CUDA_ONLY.match(name):
             # A CPU build needs none of these; a CUDA build brings the ones it was built with.
             continue
+        if match and name in TORCH_FAMILY and backend == "image":
+            continue  # the image's own torch is kept (image.py pins it)
         if match and name in TORCH_FAMILY and backend != "none":
             version = match["version"]
             if name == "torch":

@@ -13,11 +13,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast
 
 import nox
 
-from mlci import install, locks, project, shards, torch_source, verdicts
+from mlci import image, install, locks, project, shards, torch_source, verdicts
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
@@ -50,7 +50,7 @@ class Session(Protocol):
 
     def log(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def error(self, *args: Any) -> Any: ...
+    def error(self, *args: Any) -> NoReturn: ...
 
     def run(self, *args: str, **kwargs: Any) -> Any: ...
 
@@ -126,7 +126,12 @@ def run_session(
         session.log("mlci: " + "; ".join(gpus))
 
     backend = definition.backend(settings)
-    environment = environment_for(Path(session.cache_dir) / "mlci", python, backend)
+    envdir = Path(session.cache_dir) / "mlci"
+    environment = environment_for(envdir, python, backend)
+    in_image: image.ImageTorch | None = None
+    if definition.gpu and settings.gpu_torch == "image":
+        environment, in_image = _image_environment(session, envdir, python)
+        backend = environment.backend
     if environment.location in FAILED:
         session.error(
             f"{definition.name}: its environment {environment.location.name} failed to build"
@@ -137,8 +142,10 @@ def run_session(
         if definition.prepare is not None:
             definition.prepare(run)
         commands = definition.commands(run)
-        tools = shared_tools(settings, choice, python, backend)
-        request = install.request(settings, backend, tools, torch_source.mlci_cache())
+        tools = shared_tools(settings, choice, python, definition.backend(settings))
+        request = install.request(
+            settings, backend, tools, torch_source.mlci_cache(), image=in_image
+        )
         with building(environment):
             _install(session, settings, environment, request)
     except ConfigError as err:
@@ -149,6 +156,19 @@ def run_session(
             " (`mlci init --pre-commit` writes a starter one)"
         )
 
+    if _run_commands(session, definition, environment, reports, commands, shard is not None):
+        _judge(session, settings, definition, reports, sharded=shard is not None)
+
+
+def _run_commands(
+    session: Session,
+    definition: SessionDef,
+    environment: Environment,
+    reports: Path,
+    commands: list[list[str]],
+    sharded: bool,
+) -> bool:
+    """Run the session's commands in its environment; False under `nox --install-only`."""
     env = {
         **environment.variables(),
         "MLCI_SESSION": definition.name,
@@ -158,7 +178,7 @@ def run_session(
     }
     # pytest's "no tests collected" (5) is the verdict's to explain, in words; a shard may
     # get no test at all (more shards than tests).
-    codes = [0, 5] if definition.verdict.tests_must_run or shard else [0]
+    codes = [0, 5] if definition.verdict.tests_must_run or sharded else [0]
     for program, *args in commands:
         ran = session.run(
             environment.program(program),
@@ -168,9 +188,16 @@ def run_session(
             success_codes=codes if program == "pytest" else [0],
         )
         if ran is None:
-            return  # nox --install-only: nothing ran, so there is nothing to check
+            return False  # nox --install-only: nothing ran, so there is nothing to check
+    return True
+
+
+def _judge(
+    session: Session, settings: Settings, definition: SessionDef, reports: Path, *, sharded: bool
+) -> None:
+    """The verdict from the reports (verdicts.py), and the coverage line GitLab reads."""
     # A shard never fails on coverage alone: the coverage session judges the whole.
-    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs and not shard
+    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs and not sharded
     if definition.verdict.coverage_gate and coverage_expected:
         total = total_coverage(reports / "coverage.xml")
         if total is not None:
@@ -187,6 +214,23 @@ def run_session(
     )
     if found:
         session.error("; ".join(found))
+
+
+def _image_environment(
+    session: Session, envdir: Path, python: str
+) -> tuple[Environment, image.ImageTorch]:
+    """gpu-torch = image: the image's own Python, used as it is (mlci's files about it stay in
+    nox's envdir)."""
+    try:
+        found = image.inspect(image.find_python())
+    except ConfigError as err:
+        session.error(f"gpu: {err}")
+    session.log(
+        f"mlci: gpu-torch = image: {found.python}, torch {found.torch} (CUDA {found.cuda}),"
+        f" kept with {len(found.pinned) - 1} CUDA packages"
+    )
+    state = envdir.resolve() / f"image-{python}"
+    return Environment(found.prefix, python, "image", found.python, state), found
 
 
 def _fresh_reports(root: Path, name: str) -> Path:
@@ -232,11 +276,15 @@ def _install(
     if source is not None:
         session.log(f"mlci: torch {source.backend} from {source.origin}: {source.shown}")
     uv = find_uv()
-    # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
-    venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
-    if session.run_install(*venv, str(environment.location), external=True) is None:
-        session.log("mlci: --no-install: the environment is used as it is")
-        return
+    if environment.is_image:
+        environment.stamp.parent.mkdir(parents=True, exist_ok=True)
+        before = image.inspect(environment.interpreter)
+    else:
+        # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
+        venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
+        if session.run_install(*venv, str(environment.location), external=True) is None:
+            session.log("mlci: --no-install: the environment is used as it is")
+            return
     command = [uv, "pip", "install", "--python", str(environment.interpreter), *request.args]
     session.log(shlex.join(command))
     code, output = _run_and_keep(command, request.environment)
@@ -253,6 +301,10 @@ def _install(
     if source is not None and source.backend == "cpu":
         check_cpu = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
         session.run_install(*check_cpu, silent=True, external=True)
+    if environment.is_image:
+        moved = image.changed(before, image.inspect(environment.interpreter))
+        if moved:
+            session.error(f"gpu-torch = image: the install changed the image's {'; '.join(moved)}")
     environment.stamp.write_text(stamp)
     environment.follows.write_text(request.follows + "\n")
 

@@ -59,6 +59,18 @@ OPTIONS: tuple[Option, ...] = (
         ci=True,
     ),
     Option(
+        "gpu-torch",
+        "str",
+        "build",
+        "`build`: the gpu session installs the CUDA build of torch for its backend; `image`: it"
+        " uses the CUDA torch the GPU image already has (NGC, pytorch/pytorch), installing the"
+        " project and test tools into that Python around it, torch and CUDA packages pinned to"
+        " what is there (in CI the job's image; locally only the interpreter MLCI_IMAGE_PYTHON"
+        " names).",
+        check=checks.choice(("build", "image")),
+        ci=True,
+    ),
+    Option(
         "torch-version",
         "str",
         "",

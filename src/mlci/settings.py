@@ -47,6 +47,7 @@ class Settings:
     sessions: tuple[str, ...]
     torch_backend: str
     gpu_backends: tuple[str, ...]
+    gpu_torch: str
     torch_version: str
     runner: tuple[str, ...]
     gpu_runner: tuple[str, ...]

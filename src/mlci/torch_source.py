@@ -45,6 +45,8 @@ CUDA_ONLY_PACKAGES = (
     "triton",
 )
 IMPOSSIBLE_VERSION = "0+mlci.cpu.session.forbids.cuda"
+# Names of what only a CUDA build of torch needs (a lock's pins, an image's packages).
+CUDA_ONLY = re.compile(r"(nvidia-|cuda-|triton\b|pytorch-triton\b)", re.I)
 
 # Run in a session's Python after install (mlci is installed there): exits with the problem.
 CPU_ONLY_CHECK = "import sys, mlci.torch_source as s; sys.exit(s.cpu_only_problem())"

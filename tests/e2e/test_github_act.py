@@ -104,18 +104,25 @@ def test_without_the_workflow_commit_the_plan_fails_loudly(tmp_path: Path, kit: 
     assert "cannot tell which mlci commit to use" in run.text
 
 
+@pytest.mark.parametrize("gpu_torch", ["build", "image"])
 def test_gpu_leg_runs_on_the_gpu_runner_and_fails_without_a_device(
-    tmp_path: Path, kit: Path
+    tmp_path: Path, kit: Path, gpu_torch: str
 ) -> None:
     inputs = {
         **FALLBACK,
         "sessions": "gpu",
         "gpu-runner": "'[\"gpu-box\"]'",
         "gpu-backends": "cu126",
+        "gpu-torch": gpu_torch,
     }
     run = act(tmp_path, kit, inputs, labels=("ubuntu-latest", "gpu-box"))
     assert results(run) == {"plan": "success", "gpu (cu126)": "failure", "mlci": "failure"}
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in run.text
+    assert re.search(rf'gpu-torch +"{gpu_torch}" +environment \(MLCI_GPU_TORCH\)', run.text)
+    # Refused before anything is installed, in either mode.
+    [leg] = {str(line["job"]) for line in run.lines if "gpu (cu126)" in str(line.get("job"))}
+    log = run.job_log(leg)
+    assert "no CUDA device visible" in log and "uv pip install" not in log
 
 
 # act, unlike GitHub, evaluates a `${{ }}` found in an expression's result, so that payload never

@@ -98,13 +98,13 @@ def test_the_template_refuses_another_mlci_release(tmp_path: Path, remotes: Path
     assert "the CI template asks for mlci v9.9.9 but mlci" in pipeline.output
 
 
+@pytest.mark.parametrize("gpu_torch", ["build", "image"])
 def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
-    tmp_path: Path, remotes: Path
+    tmp_path: Path, remotes: Path, gpu_torch: str
 ) -> None:
+    gpu = {"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126", "cu130"], "gpu-torch": gpu_torch}
     project = caller(
-        tmp_path / "sample",
-        {"python-versions": ["3.11"], "sessions": ["gpu"]},
-        gpu_inputs={"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126", "cu130"]},
+        tmp_path / "sample", {"python-versions": ["3.11"], "sessions": ["gpu"]}, gpu_inputs=gpu
     )
     pipeline = run_pipeline(project, remotes, tmp_path)
     assert pipeline.returncode != 0
@@ -114,6 +114,8 @@ def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
         "mlci-gpu: [cu130]": "FAIL",
     }
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
+    assert re.search(rf'gpu-torch +"{gpu_torch}" +environment \(MLCI_GPU_TORCH\)', pipeline.output)
+    assert " pip install " not in pipeline.output  # refused before any install, either mode
 
 
 # Inputs GitLab itself checks (type, `options:` or `regex:` in the template's spec); the others

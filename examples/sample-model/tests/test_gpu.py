@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import pytest
@@ -28,12 +29,17 @@ def test_forward_backward_on_cuda_matches_cpu() -> None:
     assert all(g is not None and g.is_cuda and torch.isfinite(g).all() for g in grads)
 
 
-def test_one_training_epoch_on_gpu(make_trainer: Callable[..., L.Trainer]) -> None:
+def test_one_training_epoch_on_gpu(
+    make_trainer: Callable[..., L.Trainer], record_devices: Any
+) -> None:
     data = DigitsDataModule(batch_size=128)
     model = Classifier(hidden_dims=(64,))
-    trainer = make_trainer(accelerator="gpu", devices=1, max_epochs=1)
+    recorder = record_devices
+    trainer = make_trainer(accelerator="gpu", devices=1, max_epochs=1, callbacks=[recorder])
     trainer.fit(model, datamodule=data)
-    assert next(model.parameters()).is_cuda
+    # What ran on the GPU, seen during training (after fit the model is back on the CPU).
+    assert trainer.strategy.root_device.type == "cuda"
+    assert recorder.devices == {"cuda"}
     assert float(trainer.callback_metrics["acc/val"]) > 0.5
 
 
@@ -59,4 +65,5 @@ def test_ddp_fit_on_two_devices(make_trainer: Callable[..., L.Trainer]) -> None:
     trainer = make_trainer(accelerator="gpu", devices=2, strategy="ddp_spawn", max_epochs=1)
     trainer.fit(Classifier(hidden_dims=(32,)), datamodule=DigitsDataModule(batch_size=128))
     assert trainer.world_size == 2
+    assert trainer.strategy.root_device.type == "cuda"
     assert trainer.state.finished
