@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.sample import copy_sample  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 SAMPLE = ROOT / "examples" / "sample-model"
 UNIT = ["tests", "-m", "not integ and not gpu", "-q", "-p", "no:cacheprovider"]
 # The usual setup: the guide's recipes as plain commands in one pip-built virtualenv.
@@ -329,6 +331,47 @@ def report(results: dict[str, float], sizes: dict[str, int], repeat: int) -> str
             "",
         ),
         (
+            "3 shards side by side / 1 shard",
+            ratio("120 tests: 3 shards side by side", "120 tests (15.6 s of sleep): 1 shard"),
+            "<= 0.45",
+        ),
+        (
+            "3.12 coverage, C tracer / floor (lines)",
+            ratio("3.12 pytest --cov, lines, C tracer", "3.12 floor: bare pytest"),
+            "",
+        ),
+        (
+            "3.12 coverage, sys.monitoring / floor (lines)",
+            ratio("3.12 pytest --cov, lines, sys.monitoring", "3.12 floor: bare pytest"),
+            "",
+        ),
+        (
+            "3.12 coverage, C tracer / floor (lines and branches)",
+            ratio("3.12 pytest --cov, lines and branches, C tracer", "3.12 floor: bare pytest"),
+            "",
+        ),
+        (
+            "sample env build with uv.lock / without (restored cache)",
+            ratio(
+                "sample env build, restored uv cache, with uv.lock",
+                "sample env build, restored uv cache, without a lock",
+            ),
+            "",
+        ),
+        (
+            "env build, restored cache / empty cache (with uv.lock)",
+            ratio(
+                "sample env build, restored uv cache, with uv.lock",
+                "sample env build, empty uv cache, with uv.lock",
+            ),
+            "",
+        ),
+        (
+            "first unit after a rebuild / warm unit (bytecode compiled again)",
+            ratio("first unit after a rebuild, with uv.lock", "warm unit, with uv.lock"),
+            "",
+        ),
+        (
             "mlci cold / baseline cold",
             ratio("mlci cold: full pipeline (nox -j auto)", "baseline cold: pip + commands"),
             "<= 0.33",
@@ -415,6 +458,9 @@ def main() -> None:
         bench.plan()
         bench.mlci()
         bench.baseline()
+        from scale import ScaleBench  # imports this module's helpers
+
+        ScaleBench(bench).all()
         sizes = torch_bytes()
         text = report(bench.results, sizes, args.repeat)
     print()

@@ -143,9 +143,13 @@ def test_the_doctor_says_what_the_environment_follows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / ".mlci-follows").write_text("uv.lock (its versions; torch 2.13.0 as +cpu)\n")
+    monkeypatch.delenv("MLCI_FOLLOWS", raising=False)  # set inside a session; here: unset
     monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path))
     report = doctor.collect()
     assert report["follows"] == "uv.lock (its versions; torch 2.13.0 as +cpu)"
     assert "env      follows uv.lock (its versions; torch 2.13.0 as +cpu)" in doctor.render(report)
     monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "elsewhere"))
     assert doctor.collect()["follows"] is None
+    # An image's Python (gpu-torch = image): the session names the file itself.
+    monkeypatch.setenv("MLCI_FOLLOWS", str(tmp_path / ".mlci-follows"))
+    assert doctor.collect()["follows"].startswith("uv.lock")

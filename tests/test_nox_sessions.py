@@ -254,7 +254,8 @@ def test_a_failed_install_names_uvs_reason_and_is_not_repeated(
 )
 def test_install_failure_reasons(tmp_path: Path, output: str, reason: str) -> None:
     source = TorchSource("cpu", "https://download.pytorch.org/whl/cpu", "PyTorch index", tmp_path)
-    assert nox_sessions.install_failure(output, source) == reason
+    request = install_module.InstallRequest([], source)
+    assert install_module.failure_reason(output, request) == reason
 
 
 def test_mlci_requirement_is_this_source_tree() -> None:
@@ -446,3 +447,36 @@ def test_registering_makes_one_nox_session_per_python_and_a_group(
         ("unit", None, False),  # `nox -s unit`: every unit-<python>
     ]
     assert all(kw["venv_backend"] == "none" for kw in registered)
+
+
+def test_image_mode_uses_the_images_python_and_keeps_its_torch(
+    write_project: WriteProject,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    uv_runs: list[Any],
+) -> None:
+    """gpu-torch = image: no venv is built, the install goes into the image's Python, pinned to
+    its torch, and a moved torch is refused."""
+    from mlci import image
+
+    settings = sample_like(write_project, "sessions = ['gpu']\ngpu-torch = 'image'\n")
+    (settings.root / "tests" / "test_g.py").write_text("pytestmark = pytest.mark.gpu\n")
+    python = tmp_path / "image" / "bin" / "python3"
+    found = image.ImageTorch(
+        python, tmp_path / "image", "2.11.0+cu130", "13.0", {"torch": "2.11.0+cu130"}
+    )
+    moved = image.ImageTorch(python, tmp_path / "image", "2.12.0", "13.0", {"torch": "2.12.0"})
+    seen = iter([found, found, moved])
+    monkeypatch.setattr(image, "find_python", lambda: python)
+    monkeypatch.setattr(image, "inspect", lambda path: next(seen))
+    monkeypatch.setattr(nox_sessions, "visible_gpus", lambda: (["GPU 0: H200"], ""))
+    session = FakeSession(tmp_path, "gpu")
+    with pytest.raises(
+        Stop, match=r"the install changed the image's torch 2.11.0\+cu130 -> 2.12.0"
+    ):
+        nox_sessions.run_session(session, settings, BY_NAME["gpu"], check(settings), "3.11")
+    [(args, _)] = uv_runs
+    assert args[4] == str(python)  # into the image's own Python
+    assert "venv" not in [a for call in session.of("install") for a in call]
+    constraints = Path(args[args.index("-c") + 1]).read_text()
+    assert "torch==2.11.0+cu130" in constraints

@@ -149,3 +149,31 @@ def test_sessions_need_nothing_beyond_nox_and_the_standard_library() -> None:
 def test_shard_values() -> None:
     assert shards.parse("2/3") == shards.Shard(2, 3)
     assert shards.parse("4/3") is None and shards.parse("") is None
+
+
+@pytest.mark.parametrize(
+    ("files", "python", "core"),
+    [
+        ({"pyproject.toml": "[project]\nname = 'p'\n"}, "3.12", "sysmon"),
+        ({"pyproject.toml": "[project]\nname = 'p'\n"}, "3.11", None),  # no sys.monitoring
+        ({"pyproject.toml": "[project]\nname = 'p'\n"}, "3.14", None),  # coverage's default
+        ({"pyproject.toml": "[tool.coverage.run]\nbranch = true\n"}, "3.12", None),
+        ({".coveragerc": "[run]\nbranch = True\n"}, "3.13", None),
+        ({"setup.cfg": "[coverage:run]\nbranch = 1\n"}, "3.13", None),
+        ({".coveragerc": "[run]\nsource = p\n"}, "3.13", "sysmon"),
+    ],
+)
+def test_coverage_uses_sys_monitoring_where_it_measures_the_same(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str],
+    python: str,
+    core: str | None,
+) -> None:
+    monkeypatch.delenv("COVERAGE_CORE", raising=False)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    expected = {"COVERAGE_CORE": core} if core else {}
+    assert coverage_config.core(tmp_path, python) == expected
+    monkeypatch.setenv("COVERAGE_CORE", "ctrace")  # the user's choice wins
+    assert coverage_config.core(tmp_path, python) == {}

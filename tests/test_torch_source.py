@@ -166,3 +166,34 @@ def test_cache_dir_is_one_place_for_every_project(
     assert torch_source.mlci_cache() == tmp_path / "xdg" / "mlci"
     monkeypatch.setenv("MLCI_CACHE_DIR", str(tmp_path / "explicit"))
     assert torch_source.mlci_cache() == tmp_path / "explicit"
+
+
+def test_the_cpu_check_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """cpu_only_problem over this process's distributions, with made-up ones."""
+    import importlib.metadata as md
+
+    site = fake_torch(tmp_path / "site", "12.6")
+    cuda_torch = md.PathDistribution(next(site.glob("torch-*.dist-info")))
+    monkeypatch.setattr(md, "distributions", lambda: [cuda_torch])
+    monkeypatch.setattr(md, "distribution", lambda name: cuda_torch)
+    assert torch_source.cpu_only_problem() == (
+        "mlci: torch 2.13.0 is a CUDA 12.6 build in a CPU session"
+    )
+    (site / "nvidia_cublas-12.6.dist-info").mkdir()
+    (site / "nvidia_cublas-12.6.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: nvidia-cublas\nVersion: 12.6\n"
+    )
+    nvidia = md.PathDistribution(site / "nvidia_cublas-12.6.dist-info")
+    monkeypatch.setattr(md, "distributions", lambda: [cuda_torch, nvidia])
+    assert torch_source.cpu_only_problem() == "mlci: CUDA packages in a CPU session: nvidia-cublas"
+
+
+def test_the_cpu_check_passes_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata as md
+
+    def missing(name: str) -> md.Distribution:
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(md, "distributions", lambda: [])
+    monkeypatch.setattr(md, "distribution", missing)
+    assert torch_source.cpu_only_problem() is None

@@ -10,6 +10,7 @@ is the project's own configuration (.coveragerc, setup.cfg, or [tool.coverage]),
 from __future__ import annotations
 
 import configparser
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,42 @@ def write(root: Path, dest_folder: Path) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         parser.write(handle)
     return path
+
+
+def measures_branches(root: Path) -> bool:
+    """Does the project's coverage configuration turn branch coverage on?"""
+    parser = configparser.ConfigParser(interpolation=None)
+    rc = root / ".coveragerc"
+    if rc.is_file():
+        parser.read(rc, encoding="utf-8")
+        return parser.getboolean("run", "branch", fallback=False)
+    setup_cfg = _setup_cfg_sections(root / "setup.cfg")
+    if setup_cfg:
+        return setup_cfg.get("run", {}).get("branch", "").strip().lower() in (
+            "true",
+            "1",
+            "yes",
+            "on",
+        )
+    pyproject: dict[str, Any] = read_pyproject(root, required=False)
+    run = pyproject.get("tool", {}).get("coverage", {}).get("run", {})
+    return bool(run.get("branch", False)) if isinstance(run, dict) else False
+
+
+# Pythons where coverage's sys.monitoring core runs but is not yet coverage's default (3.14
+# makes it the default); it measures lines only there: with branch coverage coverage would
+# warn and fall back, and a project's -W error would turn the warning into a failure.
+SYSMON_PYTHONS = ("3.12", "3.13")
+
+
+def core(root: Path, python: str) -> dict[str, str]:
+    """COVERAGE_CORE for a session: sys.monitoring where it is faster and measures the same
+    (a COVERAGE_CORE the user set wins)."""
+    if "COVERAGE_CORE" in os.environ:
+        return {}
+    if python in SYSMON_PYTHONS and not measures_branches(root):
+        return {"COVERAGE_CORE": "sysmon"}
+    return {}
 
 
 def _ini(value: Any) -> str:

@@ -195,10 +195,9 @@ def _sessions(root: Path, found: Findings, proposal: Proposal) -> list[str]:
     settings = resolve(root, dict(proposal.table), environ={}, require_pyproject=False)
     chosen = []
     for name, session in BY_NAME.items():
-        try:
-            why = session.nothing_to_check(settings)
-        except ConfigError as err:
-            why = "; ".join(err.problems)
+        if session.implied_by is not None:
+            continue  # chosen with the session that implies it, never listed
+        why = session.why_nothing(settings)
         if why is None:
             chosen.append(name)
             state = "on" if session.default else "on request"

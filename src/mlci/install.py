@@ -141,3 +141,45 @@ def mlci_requirement() -> list[str]:
         if url.startswith("file://"):
             return [urllib.request.url2pathname(urllib.parse.urlparse(url).path)]
     return [f"mlci=={__version__}"]
+
+
+UV_CROSS = "\N{MULTIPLICATION SIGN}"  # how uv starts a resolution error
+
+
+def failure_reason(output: str, request: InstallRequest) -> str:
+    """Why `uv pip install` failed, in one line: uv's own reason, and a hint where it fits
+    (a locked torch the source has no build of; the torch source, for network errors)."""
+    reason = _uv_reason(output, request.source)
+    source = request.source
+    torch = [v for v in request.locked_torch if f"torch=={v}" in output]
+    if torch and source is not None:
+        reason = (
+            f"uv.lock pins torch {torch[0]}, and {source.shown} has no {source.backend} build"
+            f" of it: {reason}"
+        )
+    return reason
+
+
+def _uv_reason(output: str, source: TorchSource | None) -> str:
+    """uv's own first error line, plus a hint only where it fits."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith(("error:", UV_CROSS))), len(lines) - 1
+    )
+    if start < 0:
+        return "uv failed without a message"
+    reason = lines[start].removeprefix("error:").removeprefix(UV_CROSS).strip()
+    # "No solution found when resolving dependencies" names no cause; the next line does.
+    following = lines[start + 1] if start + 1 < len(lines) else ""
+    if following.startswith(("╰─▶", "cause:")):
+        cause = following.removeprefix("╰─▶").removeprefix("cause:").strip()
+        reason = f"{reason.rstrip(':')}: {cause}"
+    network = ("Failed to fetch", "Connection", "dns error", "timed out", "HTTP status", "503")
+    if source is not None and (
+        "torch" in output.lower() and any(word in output for word in network)
+    ):
+        reason += (
+            f" (torch comes from {source.origin}: {source.shown}; uv retries network errors"
+            " UV_HTTP_RETRIES times, 3 by default)"
+        )
+    return reason

@@ -17,7 +17,7 @@ from typing import Any, NoReturn, Protocol, cast
 
 import nox
 
-from mlci import image, install, locks, project, shards, torch_source, verdicts
+from mlci import coverage_config, image, install, locks, project, shards, torch_source, verdicts
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
@@ -36,7 +36,6 @@ PARALLEL: dict[str, bool] = (
 # Environments that failed to build in this nox run, and why: the next session that needs one
 # says so at once instead of building it again (and failing again).
 FAILED: dict[Path, str] = {}
-UV_CROSS = "\N{MULTIPLICATION SIGN}"  # how uv starts a resolution error
 
 
 class Session(Protocol):
@@ -156,7 +155,8 @@ def run_session(
             " (`mlci init --pre-commit` writes a starter one)"
         )
 
-    if _run_commands(session, definition, environment, reports, commands, shard is not None):
+    extra = coverage_config.core(root, python) if definition.verdict.coverage_gate else {}
+    if _run_commands(session, definition, environment, reports, commands, shard is not None, extra):
         _judge(session, settings, definition, reports, sharded=shard is not None)
 
 
@@ -167,9 +167,11 @@ def _run_commands(
     reports: Path,
     commands: list[list[str]],
     sharded: bool,
+    extra: dict[str, str],
 ) -> bool:
     """Run the session's commands in its environment; False under `nox --install-only`."""
     env = {
+        **extra,
         **environment.variables(),
         "MLCI_SESSION": definition.name,
         "MPLBACKEND": "Agg",
@@ -289,13 +291,7 @@ def _install(
     session.log(shlex.join(command))
     code, output = _run_and_keep(command, request.environment)
     if code != 0:
-        reason = install_failure(output, source)
-        torch = [v for v in request.locked_torch if f"torch=={v}" in output]
-        if torch and source is not None:
-            reason = (
-                f"uv.lock pins torch {torch[0]}, and {source.shown} has no {source.backend} build"
-                f" of it: {reason}"
-            )
+        reason = install.failure_reason(output, request)
         FAILED[environment.location] = reason
         session.error(f"installing into {environment.location.name} failed: {reason}")
     if source is not None and source.backend == "cpu":
@@ -323,28 +319,3 @@ def _run_and_keep(command: list[str], extra_env: dict[str, str]) -> tuple[int, s
             sys.stderr.write(line)
             kept.append(line)
     return process.returncode, "".join(kept)
-
-
-def install_failure(output: str, source: torch_source.TorchSource | None) -> str:
-    """uv's own first error line, plus a hint only where it fits."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    start = next(
-        (i for i, line in enumerate(lines) if line.startswith(("error:", UV_CROSS))), len(lines) - 1
-    )
-    if start < 0:
-        return "uv failed without a message"
-    reason = lines[start].removeprefix("error:").removeprefix(UV_CROSS).strip()
-    # "No solution found when resolving dependencies" names no cause; the next line does.
-    following = lines[start + 1] if start + 1 < len(lines) else ""
-    if following.startswith(("╰─▶", "cause:")):
-        cause = following.removeprefix("╰─▶").removeprefix("cause:").strip()
-        reason = f"{reason.rstrip(':')}: {cause}"
-    network = ("Failed to fetch", "Connection", "dns error", "timed out", "HTTP status", "503")
-    if source is not None and (
-        "torch" in output.lower() and any(word in output for word in network)
-    ):
-        reason += (
-            f" (torch comes from {source.origin}: {source.shown}; uv retries network errors"
-            " UV_HTTP_RETRIES times, 3 by default)"
-        )
-    return reason

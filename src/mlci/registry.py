@@ -95,6 +95,13 @@ class SessionDef:
     # Chosen with another session, never on its own (not a value of `sessions`).
     implied_by: str | None = None
 
+    def why_nothing(self, settings: Settings) -> str | None:
+        """Why the project has nothing for this session to check (None: it has)."""
+        try:
+            return self.nothing_to_check(settings)
+        except ConfigError as err:
+            return "; ".join(err.problems)
+
     def nox_names(self, settings: Settings) -> tuple[str, ...]:
         if self.per_python:
             return tuple(f"{self.name}-{python}" for python in settings.python_versions)

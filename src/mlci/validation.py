@@ -142,18 +142,12 @@ def _sessions(
     left_out: dict[str, str] = {}
     for session in REGISTRY:
         if session.implied_by is not None:
-            if (
-                session.implied_by in settings.sessions
-                and session.nothing_to_check(settings) is None
-            ):
+            if session.implied_by in settings.sessions and session.why_nothing(settings) is None:
                 chosen.append(session)
             continue
         if session.name not in settings.sessions:
             continue
-        try:
-            why = session.nothing_to_check(settings)
-        except ConfigError as err:
-            why = "; ".join(err.problems)
+        why = session.why_nothing(settings)
         if why is None:
             chosen.append(session)
         elif not listed:
