@@ -146,12 +146,12 @@ def mlci_requirement() -> list[str]:
 UV_CROSS = "\N{MULTIPLICATION SIGN}"  # how uv starts a resolution error
 
 
-def failure_reason(output: str, request: InstallRequest) -> str:
+def failure_reason(output: str, failed: InstallRequest) -> str:
     """Why `uv pip install` failed, in one line: uv's own reason, and a hint where it fits
     (a locked torch the source has no build of; the torch source, for network errors)."""
-    reason = _uv_reason(output, request.source)
-    source = request.source
-    torch = [v for v in request.locked_torch if f"torch=={v}" in output]
+    reason = _uv_reason(output, failed.source)
+    source = failed.source
+    torch = [v for v in failed.locked_torch if f"torch=={v}" in output]
     if torch and source is not None:
         reason = (
             f"uv.lock pins torch {torch[0]}, and {source.shown} has no {source.backend} build"
