@@ -440,7 +440,8 @@ def write_report(path: Path, text: str) -> None:
     if path.is_file() and f"\n{NOTES}" in path.read_text():
         notes = path.read_text()[path.read_text().index(f"\n{NOTES}") :]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n" + notes)
+    # One final newline, whatever the hand-edited notes end with (pre-commit's end-of-file-fixer).
+    path.write_text((text.rstrip("\n") + "\n" + notes).rstrip("\n") + "\n")
 
 
 def main() -> None:

@@ -85,3 +85,14 @@ def test_it_runs_as_the_mypy_session_runs_it(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1 and "Incompatible types" in done.stdout
+
+
+def test_a_mypy_command_that_cannot_run_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no-such-mypy")
+    args = ["mypy-baseline", "--baseline", str(tmp_path / "b"), "--output", str(tmp_path / "o")]
+    assert main([*args, "--", missing, "pkg"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot run '{missing}'" in err
+    assert "Traceback" not in err

@@ -114,6 +114,22 @@ def test_merged_durations_are_the_union_of_the_shards(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == {"t::a": 1.0, "t::b": 2.0, "t::c": 0.5}
 
 
+def test_a_shards_unreadable_durations_are_left_out_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, truncated, wrong = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    good.write_text('{"t::a": 1.0}')
+    truncated.write_text('{"t::b": 2.')
+    wrong.write_text('{"t::c": "slow"}')
+    out = tmp_path / ".test_durations"
+    assert (
+        main(["merge-durations", "--output", str(out), str(good), str(truncated), str(wrong)]) == 0
+    )
+    assert json.loads(out.read_text()) == {"t::a": 1.0}
+    err = capsys.readouterr().err
+    assert f"{truncated}: left out" in err and f"{wrong}: left out" in err
+
+
 def test_the_coverage_config_keeps_the_projects_settings(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         "[project]\nname = 'p'\n[tool.coverage.run]\nbranch = true\nomit = ['x.py', 'y.py']\n"

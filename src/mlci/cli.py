@@ -274,7 +274,9 @@ def _mypy_baseline(args: argparse.Namespace) -> int:
 def _merge_durations(args: argparse.Namespace) -> int:
     from mlci import shards
 
-    count = shards.merge(args.files, args.output)
+    count, skipped = shards.merge(args.files, args.output)
+    for line in skipped:
+        print(f"mlci: warning: {line}", file=sys.stderr)
     print(f"mlci: {count} test durations from {len(args.files)} shards in {args.output}")
     return 0
 

@@ -12,13 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlci.errors import ConfigError
+
 # mypy's exit statuses: 0 clean, 1 type errors (the baseline judges those), 2 mypy itself failed.
 MYPY_FOUND_ERRORS = 1
 
 
 def run(mypy: list[str], baseline: Path, output: Path, *, record: bool = False) -> int:
     """Run mypy; 0 when it found no error that the baseline lacks (or, recording, always)."""
-    done = subprocess.run(mypy, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(mypy, capture_output=True, text=True, check=False)
+    except OSError as error:  # not installed, not executable
+        raise ConfigError(f"mypy-baseline: cannot run {mypy[0]!r}: {error.strerror}") from error
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -59,12 +59,19 @@ def seed(carried: Path, copy: Path) -> None:
         copy.unlink(missing_ok=True)
 
 
-def merge(files: list[Path], output: Path) -> int:
-    """Merge the shards' durations (disjoint: a union) into `output`; the number of tests."""
+def merge(files: list[Path], output: Path) -> tuple[int, list[str]]:
+    """Merge the shards' durations (disjoint: a union) into `output`: the number of tests, and
+    one line per file left out. A shard's unreadable file is skipped, not fatal: durations only
+    balance the next run's split, and its tests are split by count until they are recorded."""
     merged: dict[str, float] = {}
+    skipped: list[str] = []
     for path in files:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             merged.update({str(k): float(v) for k, v in data.items()})
+        except (OSError, ValueError, TypeError) as error:
+            skipped.append(f"{path}: left out, not pytest-split durations ({error})")
     output.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return len(merged)
+    return len(merged), skipped
