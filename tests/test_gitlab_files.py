@@ -250,9 +250,16 @@ def test_the_carried_durations_are_where_mlci_keeps_them() -> None:
     from mlci.shards import DURATIONS
 
     wd = "$[[ inputs.working-directory ]]"
-    for job, policy in (("mlci-unit-shard", "pull"), ("mlci-coverage", "push")):
-        _, durations = documents(MAIN)[1][job]["cache"]
-        assert durations["paths"] == [f"{wd}/{DURATIONS}"] and durations["policy"] == policy
+    jobs = documents(MAIN)[1]
+    [restored] = jobs["mlci-plan"]["cache"]
+    _, saved = jobs["mlci-coverage"]["cache"]
+    for cache, policy in ((restored, "pull"), (saved, "push")):
+        assert cache["paths"] == [f"{wd}/{DURATIONS}"] and cache["policy"] == policy
+    # The plan restores them once and hands the same file to every shard, as its artifact.
+    assert jobs["mlci-plan"]["artifacts"]["paths"] == [f"{wd}/{DURATIONS}"]
+    assert (
+        "cache" not in jobs["mlci-unit-shard"] and "mlci-plan" in jobs["mlci-unit-shard"]["needs"]
+    )
 
 
 def test_a_session_left_out_of_sessions_has_no_job() -> None:

@@ -262,7 +262,6 @@ def test_github_output(tmp_path: Path) -> None:
         "reports": "reports/unit-3.12",
         "shard": "",
         "durations": "",
-        "durations-key": "",
         "name": "unit (3.12)",
         "session": "unit-3.12",
         "python": "3.12",
@@ -435,7 +434,6 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
         assert set(leg) == {
             "shard",
             "durations",
-            "durations-key",
             "key",
             "reports",
             "session-timeout-minutes",

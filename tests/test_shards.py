@@ -28,7 +28,8 @@ def test_each_python_gets_one_leg_per_shard_and_one_combine_job(tmp_path: Path) 
     assert units[0].durations == ".test_durations"
     assert plan.combine is not None and plan.may_skip == ()
     assert plan.combine["artifacts"] == "mlci-reports-unit-*-shard-*"
-    assert plan.combine["durations-key"] == units[0].as_dict()["durations-key"]
+    assert plan.combine["durations-key"] == "mlci-durations-"
+    assert "durations-key" not in units[0].as_dict()  # the plan job chooses the entry once
     unsharded = plan_for(tmp_path, python_versions="3.11")
     assert unsharded.combine is None and unsharded.may_skip == ("combine",)
 
@@ -84,7 +85,7 @@ def test_the_combine_session_reads_every_shards_data(tmp_path: Path) -> None:
     for i in (1, 2):  # as GitHub downloads them: one folder per artifact
         shard = root / "reports" / "shards" / f"mlci-reports-unit-{run.python}-shard-{i}"
         shard.mkdir(parents=True)
-        (shard / ".coverage").write_text("")
+        (shard / "coverage.data").write_text("")
         (shard / "durations.json").write_text("{}")
     combine, xml, report, durations = BY_NAME["coverage"].commands(run)
     assert combine[:3] == ["coverage", "combine", "--keep"]
@@ -96,12 +97,19 @@ def test_the_combine_session_reads_every_shards_data(tmp_path: Path) -> None:
         "coverage",
         "xml",
         f"--rcfile={folder}/coveragerc",
-        f"--data-file={folder}/.coverage",
+        f"--data-file={folder}/coverage.data",
         "-o",
         f"{folder}/coverage.xml",
     ]
     assert report[:2] == ["coverage", "report"]
-    assert durations[:4] == ["mlci", "merge-durations", "--output", ".test_durations"]
+    assert durations[:6] == [
+        "mlci",
+        "merge-durations",
+        "--output",
+        ".test_durations",
+        "--output",
+        f"{folder}/durations.json",
+    ]
     assert BY_NAME["coverage"].verdict.coverage_gate
 
 
@@ -193,3 +201,154 @@ def test_coverage_uses_sys_monitoring_where_it_measures_the_same(
     assert coverage_config.core(tmp_path, python) == expected
     monkeypatch.setenv("COVERAGE_CORE", "ctrace")  # the user's choice wins
     assert coverage_config.core(tmp_path, python) == {}
+
+
+# --- a run proven complete: every collected test in exactly one shard's JUnit report ----------
+
+
+def shard_reports(
+    root: Path, total: int, runs: dict[int, list[str]], **record: object
+) -> list[Path]:
+    """Report folders as the shards leave them: a record of what was collected, and JUnit."""
+    collected = record.get("collected", TESTS)
+    folders = []
+    for index in range(1, total + 1):
+        if index not in runs:
+            continue
+        folder = root / f"unit-3.11-shard-{index}"
+        folder.mkdir(parents=True)
+        path = shards.write_record(
+            folder, shards.Shard(index, total), str(record.get(str(index), "d1"))
+        )
+        shards.add_collected(path, list(collected))  # type: ignore[call-overload]
+        cases = "".join(
+            '<testcase classname="{}" name="{}"/>'.format(*shards.junit_id(t).split("::"))
+            for t in runs[index]
+        )
+        (folder / "junit.xml").write_text(
+            f"<testsuites><testsuite>{cases}</testsuite></testsuites>"
+        )
+        folders.append(folder)
+    return folders
+
+
+TESTS = [f"tests/test_m.py::test_{i}" for i in range(6)]
+
+
+def test_shards_that_ran_every_test_once_are_complete(tmp_path: Path) -> None:
+    folders = shard_reports(tmp_path, 2, {1: TESTS[:3], 2: TESTS[3:]})
+    assert shards.check_complete(folders) is None
+
+
+def test_shards_that_split_by_different_durations_name_what_they_dropped(tmp_path: Path) -> None:
+    # Shard 1 split by recorded durations, shard 2 by count: two tests fell between them, one
+    # ran twice (the local reproduction of the issue: 4 of 6 ran, and coverage was green).
+    folders = shard_reports(
+        tmp_path, 2, {1: TESTS[:2], 2: [TESTS[1], TESTS[4], TESTS[5]]}, **{"1": "ab12", "2": "none"}
+    )
+    line = shards.check_complete(folders)
+    assert line is not None and "\n" not in line
+    assert line.startswith("the unit shards did not run every test once: 6 tests collected, 4 ran")
+    assert "2 never ran: tests.test_m::test_2, tests.test_m::test_3" in line
+    assert "1 ran more than once: tests.test_m::test_1" in line
+    assert "they split by different durations (1/2: ab12, 2/2: none)" in line
+
+
+def test_a_missing_shard_and_a_long_list_are_reported_briefly(tmp_path: Path) -> None:
+    many = [f"tests/test_m.py::test_{i}" for i in range(30)]
+    folders = shard_reports(tmp_path, 3, {1: many[:5]}, collected=many)
+    line = shards.check_complete(folders)
+    assert line is not None
+    assert "shard(s) 2/3, 3/3 left no reports" in line
+    assert "25 never ran: " in line and line.count("tests.test_m::") == shards.SHOWN
+    assert "and 15 more" in line
+
+
+def test_a_shard_that_stopped_before_collecting_cannot_be_proven(tmp_path: Path) -> None:
+    folder = tmp_path / "unit-3.11-shard-1"
+    folder.mkdir()
+    shards.write_record(folder, shards.Shard(1, 1), "none")  # pytest never got to collection
+    line = shards.check_complete([folder])
+    assert line is not None and "shard 1/1 stopped before its tests were collected" in line
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "junit"),
+    [
+        ("tests/test_a.py::test_x", "tests.test_a::test_x"),
+        ("tests/sub/test_b.py::TestK::test_y[1-a/b]", "tests.sub.test_b.TestK::test_y[1-a/b]"),
+        ("test_c.py::test_z[x.py]", "test_c::test_z[x.py]"),
+    ],
+)
+def test_node_ids_are_named_as_pytests_junit_report_names_them(nodeid: str, junit: str) -> None:
+    assert shards.junit_id(nodeid) == junit
+
+
+def test_the_coverage_session_refuses_an_incomplete_run_before_combining(tmp_path: Path) -> None:
+    root = full_project(tmp_path)
+    settings = resolve(root, environ={"MLCI_UNIT_SHARDS": "2"})
+    shard_reports(root / "reports", 2, {1: TESTS[:2], 2: TESTS[3:]})
+    run = Run(settings, "coverage-3.11", Path("reports/coverage-3.11"), python="3.11")
+    assert BY_NAME["coverage"].prepare is not None
+    with pytest.raises(ConfigError, match=r"1 never ran: tests\.test_m::test_2"):
+        BY_NAME["coverage"].prepare(run)
+
+
+def test_a_merge_into_a_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "a.json"
+    first.write_text('{"t::a": 1.0}')
+    assert main(["merge-durations", "--output", str(tmp_path), str(first)]) == 2
+    assert f"merge-durations: cannot write {tmp_path}: Is a directory" in capsys.readouterr().err
+
+
+# --- refused when the plan is made ---------------------------------------------------------------
+
+
+def test_testmon_with_shards_is_refused(tmp_path: Path) -> None:
+    problems = problems_for(tmp_path, unit_shards="2", testmon="true")
+    assert len(problems) == 1 and problems[0].startswith(
+        "unit-shards: 2 shards with testmon = true"
+    )
+
+
+def test_more_legs_than_a_github_matrix_holds_is_refused(tmp_path: Path) -> None:
+    pythons = "3.10,3.11,3.12,3.13"
+    [line] = problems_for(
+        tmp_path, python_versions=pythons, unit_shards="64", sessions="lint,mypy,unit"
+    )
+    assert line == (
+        "unit-shards: 4 Pythons x 64 shards make 258 CI jobs, over GitHub's 256 per matrix;"
+        " use at most 63 shards, or fewer Pythons"
+    )
+    plan = plan_for(tmp_path, python_versions=pythons, unit_shards="63", sessions="lint,mypy,unit")
+    assert len(plan.jobs) == 254
+
+
+def test_the_same_refusal_comes_from_nox_and_mlci_sessions(tmp_path: Path) -> None:
+    root = full_project(tmp_path)
+    settings = resolve(root, environ={"MLCI_UNIT_SHARDS": "3", "MLCI_TESTMON": "true"})
+    from mlci.validation import check
+
+    with pytest.raises(ConfigError, match="3 shards with testmon = true"):
+        check(settings)  # what mlci.sessions() (nox) and `mlci sessions` call
+
+
+def test_gitlab_refuses_shards_in_pyproject_that_the_template_input_contradicts(
+    tmp_path: Path,
+) -> None:
+    from mlci.planner import make_plan
+
+    root = full_project(tmp_path)
+    text = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(text + "[tool.mlci]\nunit-shards = 3\n")
+    template_default = {"MLCI_UNIT_SHARDS": " 1"}  # what the template sets when no input is given
+    with pytest.raises(ConfigError) as err:
+        make_plan(resolve(root, environ=template_default), static_jobs=True)
+    assert (
+        "unit-shards: [tool.mlci] says 3, but the template's unit-shards input is 1"
+        in err.value.problems[0]
+    )
+    assert make_plan(resolve(root, environ={"MLCI_UNIT_SHARDS": "3"}), static_jobs=True).combine
+    assert make_plan(resolve(root, environ=template_default)).combine is None  # GitHub: input wins

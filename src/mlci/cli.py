@@ -208,7 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge the unit shards' recorded test durations (the coverage session uses it)",
         description="Merge pytest-split durations files (JSON, one per shard) into --output.",
     )
-    durations.add_argument("--output", type=Path, required=True, help="the merged file")
+    durations.add_argument(
+        "--output",
+        type=Path,
+        action="append",
+        required=True,
+        help="the merged file (repeat it to write the same merge to several places)",
+    )
     durations.add_argument("files", type=Path, nargs="+", help="the shards' files")
 
     options = _command(sub, "options", help="list every setting (the README's table)")
@@ -277,7 +283,8 @@ def _merge_durations(args: argparse.Namespace) -> int:
     count, skipped = shards.merge(args.files, args.output)
     for line in skipped:
         print(f"mlci: warning: {line}", file=sys.stderr)
-    print(f"mlci: {count} test durations from {len(args.files)} shards in {args.output}")
+    written = ", ".join(map(str, args.output))
+    print(f"mlci: {count} test durations from {len(args.files)} shards in {written}")
     return 0
 
 

@@ -21,7 +21,7 @@ from mlci import coverage_config, image, install, locks, project, shards, torch_
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
-from mlci.registry import UNIT, Run, SessionDef
+from mlci.registry import DATA, UNIT, Run, SessionDef
 from mlci.settings import Settings, resolve
 from mlci.summary import total_coverage
 from mlci.validation import Choice, check
@@ -176,8 +176,10 @@ def _run_commands(
         "MLCI_SESSION": definition.name,
         "MPLBACKEND": "Agg",
         # coverage's data file with the reports, not in the project's root.
-        "COVERAGE_FILE": str(reports / ".coverage"),
+        "COVERAGE_FILE": str(reports / DATA),
     }
+    if sharded:  # mlci's pytest plugin adds the collected tests to the shard's record
+        env[shards.COLLECTED_ENV] = str(reports / shards.RECORD)
     # pytest's "no tests collected" (5) is the verdict's to explain, in words; a shard may
     # get no test at all (more shards than tests).
     codes = [0, 5] if definition.verdict.tests_must_run or sharded else [0]

@@ -17,7 +17,8 @@ from typing import Any
 from mlci import shards
 from mlci.compat import TorchRelease
 from mlci.errors import ConfigError
-from mlci.project import REPORTS
+from mlci.options import Origin
+from mlci.project import REPORTS, read_pyproject
 from mlci.registry import SessionDef
 from mlci.settings import Settings
 from mlci.validation import Choice, check
@@ -85,7 +86,6 @@ class Job:
             "carry": self.carry,  # empty: nothing to keep
             "shard": self.shard,  # empty: the whole of the session
             "durations": self.durations,  # empty: nothing to restore
-            "durations-key": durations_key_for(self.prefix) if self.durations else "",
         }
 
 
@@ -135,6 +135,7 @@ def make_plan(
             for name, why in choice.left_out.items()
             if name != "gpu"
         ]
+        problems += _shards_given_too_late(settings)
 
     gpu_runner = settings.gpu_runner
     gpu_listed = settings.given("sessions") and "gpu" in settings.sessions
@@ -190,6 +191,22 @@ def make_plan(
         tuple(dict.fromkeys(warnings)),
         _combine(settings, jobs),
     )
+
+
+def _shards_given_too_late(settings: Settings) -> list[str]:
+    """GitLab makes the shard jobs from the template's input before a job reads pyproject.toml,
+    so a `unit-shards` there that the input contradicts would be silently ignored."""
+    table = read_pyproject(settings.root, required=False).get("tool", {}).get("mlci", {})
+    wanted = table.get("unit-shards") if isinstance(table, dict) else None
+    if wanted is None or settings.origin("unit-shards") is not Origin.ENV:
+        return []
+    if wanted == settings.unit_shards:
+        return []
+    return [
+        f"unit-shards: [tool.mlci] says {wanted}, but the template's unit-shards input is"
+        f" {settings.unit_shards}: GitLab makes the shard jobs before any job reads"
+        f" pyproject.toml, so set the input to {wanted} (and drop it from [tool.mlci])"
+    ]
 
 
 def _combine(settings: Settings, jobs: tuple[Job, ...]) -> dict[str, Any] | None:

@@ -3,17 +3,20 @@
 Registered through the `pytest11` entry point, so projects using `--strict-markers` need no
 marker boilerplate.  gpu tests run only in the gpu session (or with `--run-gpu`); elsewhere they
 are skipped with a reason that says so.  A test marked `gpu(devices=2)` is skipped, with a
-reason the gpu session accepts, on a machine with fewer CUDA devices.
+reason the gpu session accepts, on a machine with fewer CUDA devices. In a unit shard it
+records the tests collected before pytest-split keeps the shard's part (shards.py).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlci import shards
 from mlci.gpu import MULTI_DEVICE_SKIP
 
 MARKERS = {
@@ -36,8 +39,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
 
 
+# trylast: after marker and keyword deselection. pytest-split's own trylast hook is registered
+# later (in its pytest_configure), and pluggy calls later trylast hooks after earlier ones, so
+# this one still sees every test before the split.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip gpu tests outside the gpu session, and multi-device tests on too few devices."""
+    """Skip gpu tests outside the gpu session, and multi-device tests on too few devices;
+    in a unit shard, record what was collected."""
+    record = os.environ.get(shards.COLLECTED_ENV)
+    if record:
+        shards.add_collected(Path(record), [item.nodeid for item in items])
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not (config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu"):
         for item in gpu_items:

@@ -27,6 +27,9 @@ PYTEST = ("pytest>=8", "pytest-timeout>=2.3")
 XDIST = "pytest-xdist>=3.6"
 SPLIT = "pytest-split>=0.10"
 DURATIONS = "durations.json"  # a shard's own durations, in its report folder
+# coverage's data file, in each session's report folder. Not `.coverage`: upload-artifact leaves
+# hidden files out, and the combine job needs the shards' data.
+DATA = "coverage.data"
 TESTMON = "pytest-testmon>=2.1"
 NOT_INTEG_OR_GPU = "not integ and not gpu"
 
@@ -225,7 +228,8 @@ def _unit(run: Run) -> list[list[str]]:
 def _unit_prepare(run: Run) -> None:
     if run.shard is not None:
         root = run.settings.root
-        shards.seed(root / shards.DURATIONS, root / run.reports / DURATIONS)
+        digest = shards.seed(root / shards.DURATIONS, root / run.reports / DURATIONS)
+        shards.write_record(root / run.reports, run.shard, digest)
         coverage_config.write(root, root / run.reports)
 
 
@@ -251,38 +255,50 @@ UNIT = SessionDef(
 # --- coverage: the unit shards' data, combined --------------------------------------------------
 
 
-def _shard_data(run: Run, name: str) -> list[Path]:
-    """Files the unit shards of this Python left under reports/ (CI downloads them there)."""
+def _shard_folders(run: Run) -> list[Path]:
+    """The report folders the unit shards of this Python left under reports/ (locally), or
+    that CI downloaded there (one folder per artifact), relative to the project."""
     reports = run.settings.root / project.REPORTS
     return sorted(
         path.relative_to(run.settings.root)
-        for path in reports.glob(f"**/*unit-{run.python}-shard-*/{name}")
+        for path in reports.glob(f"**/*unit-{run.python}-shard-*")
+        if path.is_dir()
     )
 
 
 def _coverage(run: Run) -> list[list[str]]:
-    data = _shard_data(run, ".coverage")
+    folders = _shard_folders(run)
+    data = [folder / DATA for folder in folders if (run.settings.root / folder / DATA).is_file()]
     if not data:
         raise ConfigError(
             f"no coverage data of unit-{run.python}'s shards under {project.REPORTS}/"
             " (the shards' reports must be there first)"
         )
     config = coverage_config.target(run.settings.root, run.reports)
-    common = [f"--rcfile={config}", f"--data-file={run.reports / '.coverage'}"]
+    common = [f"--rcfile={config}", f"--data-file={run.reports / DATA}"]
     commands = [
         ["coverage", "combine", "--keep", *common, *map(str, data)],
         ["coverage", "xml", *common, "-o", str(run.reports / "coverage.xml")],
         ["coverage", "report", *common, *run.posargs],
     ]
-    durations = _shard_data(run, DURATIONS)
-    if durations and run.python == run.settings.main_python:
-        output = shards.DURATIONS
-        commands.append(["mlci", "merge-durations", "--output", output, *map(str, durations)])
+    durations = [f / DURATIONS for f in folders if (run.settings.root / f / DURATIONS).is_file()]
+    if durations:
+        # Every Python's merge is a whole file (each Python's shards ran every test): kept
+        # for the next run's split, and with the reports.
+        outputs = ["--output", shards.DURATIONS, "--output", str(run.reports / DURATIONS)]
+        commands.append(["mlci", "merge-durations", *outputs, *map(str, durations)])
     return commands
 
 
-def _write_coverage_config(run: Run) -> None:
-    coverage_config.write(run.settings.root, run.settings.root / run.reports)
+def _coverage_prepare(run: Run) -> None:
+    """Before combining anything: the shards ran every test exactly once (shards.py)."""
+    root = run.settings.root
+    folders = _shard_folders(run)
+    if folders:
+        problem = shards.check_complete([root / folder for folder in folders])
+        if problem is not None:
+            raise ConfigError(problem)
+    coverage_config.write(root, root / run.reports)
 
 
 COVERAGE = SessionDef(
@@ -298,7 +314,7 @@ COVERAGE = SessionDef(
     default=False,
     per_python=True,
     verdict=Verdict(coverage_gate=True),
-    prepare=_write_coverage_config,
+    prepare=_coverage_prepare,
     implied_by="unit",
 )
 

@@ -68,9 +68,49 @@ def check(settings: Settings, earlier: list[str] | None = None) -> Choice:
             problems += err.problems
 
     chosen, left_out = _sessions(settings, problems, warnings)
+    problems += _shard_problems(settings, chosen)
     if problems:
         raise ConfigError(*problems, warnings=tuple(warnings))
     return Choice(chosen, left_out, tuple(warnings), torch)
+
+
+# GitHub runs at most this many jobs from one matrix ("A job matrix can generate a maximum of
+# 256 jobs per workflow run"); every leg of the plan is one job of the session matrix.
+GITHUB_MATRIX_LIMIT = 256
+
+
+def _shard_problems(settings: Settings, chosen: tuple[SessionDef, ...]) -> list[str]:
+    """unit-shards that CI could not carry out: testmon beside them, or too many legs."""
+    names = {session.name for session in chosen}
+    if settings.unit_shards <= 1 or "unit" not in names:
+        return []
+    found = []
+    if settings.testmon:
+        found.append(
+            f"unit-shards: {settings.unit_shards} shards with testmon = true: testmon runs only"
+            " the affected tests and writes no coverage data, so the shards cannot be combined;"
+            " turn one of them off"
+        )
+    legs = 0
+    for session in chosen:
+        if session.implied_by is not None:
+            continue
+        if session.gpu:
+            legs += len(settings.gpu_backends) if settings.gpu_runner else 0
+        elif session.per_python:
+            count = settings.unit_shards if session.name == "unit" else 1
+            legs += len(settings.python_versions) * count
+        else:
+            legs += 1
+    if legs > GITHUB_MATRIX_LIMIT:
+        pythons = len(settings.python_versions)
+        fits = (GITHUB_MATRIX_LIMIT - (legs - pythons * settings.unit_shards)) // max(pythons, 1)
+        found.append(
+            f"unit-shards: {pythons} Pythons x {settings.unit_shards} shards make {legs} CI"
+            f" jobs, over GitHub's {GITHUB_MATRIX_LIMIT} per matrix; use at most {fits} shards,"
+            " or fewer Pythons"
+        )
+    return found
 
 
 def _backend(backend: str) -> list[str]:

@@ -148,6 +148,7 @@ def run_act(
         ),
         "MLCI_STANDIN_REPOS": f"{KIT}={kit}",
         "MLCI_STANDIN_ARTIFACTS": str(artifacts),
+        "MLCI_STANDIN_TOOLS": str(STAND_INS),  # the stand-ins' shared scripts
         # actions/cache's stand-in store; two runs given the same folder share a cache.
         "MLCI_STANDIN_CACHE": str(cache or work / "cache"),
         "NO_COLOR": "1",

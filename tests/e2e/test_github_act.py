@@ -178,13 +178,13 @@ def test_testmon_data_is_carried_to_the_next_run(tmp_path: Path, kit: Path) -> N
     cache = tmp_path / "cache"
     first = act(tmp_path / "first", kit, inputs, cache=cache)
     assert results(first) == {"plan": "success", "unit (3.11)": "success", "mlci": "success"}
-    assert "cache stand-in: no entry for mlci-carry-unit-3.11-" in first.text
-    assert "cache stand-in: saved .testmondata as mlci-carry-unit-3.11-" in first.text
+    assert "Cache not found for input keys: mlci-carry-unit-3.11-" in first.text
+    assert "Cache saved with key: mlci-carry-unit-3.11-" in first.text
     assert re.search(r"collected \d+ items / \d+ deselected / [1-9]\d* selected", first.text)
 
     second = act(tmp_path / "second", kit, inputs, cache=cache)  # the next commit: no change
     assert results(second)["unit (3.11)"] == "success"
-    assert "cache stand-in: restored mlci-carry-unit-3.11-" in second.text
+    assert "Cache restored from key: mlci-carry-unit-3.11-" in second.text
     assert re.search(r"collected \d+ items / \d+ deselected / 0 selected", second.text)
 
 

@@ -1,6 +1,9 @@
 """unit-shards through both front ends, on a generated suite with known durations: every test
 runs exactly once across the shards, the combined coverage equals an unsharded run's, and a
-failing test fails its shard and the required check."""
+failing test fails its shard and the required check. A shard given other durations than its
+siblings (as a runner with its own cache would be) makes the combine red, naming the dropped
+tests; and with the kit's hidden coverage data file back, the GitHub run goes red too, as it
+does on GitHub itself, because the artifact stand-ins drop hidden files as the real action does."""
 
 from __future__ import annotations
 
@@ -24,7 +27,19 @@ FILES, PER_FILE = 6, 10  # 60 tests, 0.01-0.10 s each
 FAILING = "tests/test_part3.py::test_case_7"
 
 
-def generated_suite(root: Path) -> Path:
+# A noxfile that hands shard 2 its own durations before mlci reads them, standing in for a
+# runner whose cache held another entry than its siblings'.
+SKEWED_NOXFILE = """import json, os, pathlib
+import mlci
+
+if os.environ.get("MLCI_SHARD", "").startswith("2/"):
+    slow = {f"tests/test_part{p}.py::test_case_{c}": 10.0 * p for p in range(6) for c in range(3)}
+    pathlib.Path(".test_durations").write_text(json.dumps(slow))
+mlci.sessions()
+"""
+
+
+def generated_suite(root: Path, noxfile: str = "import mlci\n\nmlci.sessions()\n") -> Path:
     """A torch-free package of ten functions with branches, and 60 tests of known durations."""
     package = root / "src" / "gen"
     package.mkdir(parents=True)
@@ -44,7 +59,7 @@ def generated_suite(root: Path) -> Path:
                 f"    gen.f{(part + case) % 7}({case})\n    {check}\n"
             )
         (root / "tests" / f"test_part{part}.py").write_text("".join(lines))
-    (root / "noxfile.py").write_text("import mlci\n\nmlci.sessions()\n")
+    (root / "noxfile.py").write_text(noxfile)
     (root / "pyproject.toml").write_text(
         "[project]\nname = 'gen'\nversion = '0.1'\n\n"
         "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n\n"
@@ -90,9 +105,7 @@ def cases(junit_files: list[Path]) -> list[str]:
     return names
 
 
-def test_three_shards_on_github(tmp_path: Path) -> None:
-    kit = kit_copy(tmp_path / "kit")
-    project = generated_suite(tmp_path / "project")
+def github_caller(project: Path) -> None:
     workflows = project / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / "ci.yml").write_text(
@@ -102,7 +115,18 @@ def test_three_shards_on_github(tmp_path: Path) -> None:
         "    with:\n      unit-shards: '3'\n      mlci-repository: acme/mlci\n      mlci-ref: v1\n"
     )
     commit_all(project, "generated suite")
-    run = run_act(project, kit, tmp_path / "act")
+
+
+def records(folders: list[Path]) -> list[dict[str, object]]:
+    return [json.loads((folder / "shard.json").read_text()) for folder in folders]
+
+
+def test_three_shards_on_github(tmp_path: Path) -> None:
+    kit = kit_copy(tmp_path / "kit")
+    project = generated_suite(tmp_path / "project")
+    github_caller(project)
+    cache = tmp_path / "cache"
+    run = run_act(project, kit, tmp_path / "act", cache=cache)
     results = run.job_results()
     shard_results = {name: state for name, state in results.items() if name.startswith("unit (")}
     assert sorted(shard_results) == [f"unit (3.11, {i}/3)" for i in (1, 2, 3)], results
@@ -110,18 +134,64 @@ def test_three_shards_on_github(tmp_path: Path) -> None:
     assert results["coverage"] == "success", run.text[-4000:]
     assert results["mlci"] == "failure"  # the required check covers the shards
 
-    junits = sorted(run.artifacts.glob("mlci-reports-unit-3.11-shard-*/junit.xml"))
-    names = cases(junits)
-    assert len(junits) == 3 and len(names) == len(set(names)) == FILES * PER_FILE
+    shard_folders = sorted(run.artifacts.glob("mlci-reports-unit-3.11-shard-*"))
+    names = cases([folder / "junit.xml" for folder in shard_folders])
+    assert len(shard_folders) == 3 and len(names) == len(set(names)) == FILES * PER_FILE
+    # No durations yet: every shard split by count, and said so in its record.
+    assert {str(r["durations"]) for r in records(shard_folders)} == {"none"}
     combined = run.artifacts / "mlci-reports-coverage" / "coverage-3.11" / "coverage.xml"
     total = total_coverage(combined)
     assert total is not None and abs(total - unsharded_coverage(project)) < 1e-6
     assert "pytest-split] Running group" in run.text or "deselected" in run.text
 
+    # The next commit: the plan job chooses the entry the combine job saved, and every shard
+    # restores exactly that one and splits by it.
+    (project / "README.md").write_text("next commit\n")
+    commit_all(project, "next")
+    second = run_act(project, kit, tmp_path / "act-2", cache=cache)
+    assert second.job_results()["coverage"] == "success", second.text[-4000:]
+    assert second.text.count("Cache restored from key: mlci-durations-") == 3
+    assert "Cache found and can be restored from key: mlci-durations-" in second.text  # the plan
+    folders = sorted(second.artifacts.glob("mlci-reports-unit-3.11-shard-*"))
+    digests = {str(r["durations"]) for r in records(folders)}
+    assert len(digests) == 1 and digests != {"none"}
+    names = cases([folder / "junit.xml" for folder in folders])
+    assert len(names) == len(set(names)) == FILES * PER_FILE
 
-def test_three_shards_on_gitlab(tmp_path: Path) -> None:
-    remotes = bare_kit(tmp_path / "remotes-work")
+
+def test_a_shard_that_split_by_other_durations_turns_github_red(tmp_path: Path) -> None:
+    kit = kit_copy(tmp_path / "kit")
+    project = generated_suite(tmp_path / "project", SKEWED_NOXFILE)
+    github_caller(project)
+    run = run_act(project, kit, tmp_path / "act")
+    results = run.job_results()
+    assert results["coverage"] == "failure" and results["mlci"] == "failure"
+    assert "the unit shards did not run every test once: 60 tests collected" in run.text
+    assert re.search(r"\d+ never ran: tests\.test_part\d::test_case_\d", run.text)
+    assert "they split by different durations (1/3: none, 2/3: " in run.text
+
+
+def test_hidden_coverage_data_would_never_reach_the_combine_job(tmp_path: Path) -> None:
+    """The fix taken back (coverage's data file named `.coverage` again): upload-artifact leaves
+    hidden files out, so the combine finds no data, as it would on GitHub."""
+
+    def hidden_data(kit: Path) -> None:
+        registry = kit / "src" / "mlci" / "registry.py"
+        registry.write_text(
+            registry.read_text().replace('DATA = "coverage.data"', 'DATA = ".coverage"')
+        )
+
+    kit = kit_copy(tmp_path / "kit", edit=hidden_data)
     project = generated_suite(tmp_path / "project")
+    github_caller(project)
+    run = run_act(project, kit, tmp_path / "act")
+    assert run.job_results()["coverage"] == "failure"
+    assert "no coverage data of unit-3.11's shards" in run.text
+    assert not list(run.artifacts.glob("mlci-reports-unit-3.11-shard-*/.coverage"))
+
+
+def gitlab_project(tmp_path: Path, noxfile: str | None = None) -> Path:
+    project = generated_suite(tmp_path / "project", *([noxfile] if noxfile else []))
     include = {
         "project": "acme/mlci",
         "ref": f"v{__import__('mlci').__version__}",
@@ -130,12 +200,18 @@ def test_three_shards_on_gitlab(tmp_path: Path) -> None:
     }
     (project / ".gitlab-ci.yml").write_text(json.dumps({"include": [include]}))
     as_gitlab_repository(project)
+    return project
+
+
+def test_three_shards_on_gitlab(tmp_path: Path) -> None:
+    remotes = bare_kit(tmp_path / "remotes-work")
+    project = gitlab_project(tmp_path)
     pipeline = run_pipeline(project, remotes, tmp_path)
     status = pipeline.status()
     shard_jobs = {name: state for name, state in status.items() if "mlci-unit-shard" in name}
     assert len(shard_jobs) == 3, status
     assert sorted(shard_jobs.values()) == ["FAIL", "PASS", "PASS"]
-    assert status.get("mlci-coverage") == "PASS", pipeline.output[-4000:]
+    assert status.get("mlci-coverage: [3.11]") == "PASS", pipeline.output[-4000:]
     assert pipeline.returncode != 0
     artifacts = project / ".gitlab-ci-local" / "artifacts"
     junits = sorted(artifacts.glob("mlci-unit-shard*/reports/unit-3.11-shard-*/junit.xml"))
@@ -144,4 +220,14 @@ def test_three_shards_on_gitlab(tmp_path: Path) -> None:
     combined = next(artifacts.glob("mlci-coverage*/reports/coverage-3.11/coverage.xml"))
     total = total_coverage(combined)
     assert total is not None and abs(total - unsharded_coverage(project)) < 1e-6
-    assert re.search(r"PASS +mlci-coverage +\d+(\.\d+)?% coverage", pipeline.output)
+    # One coverage value per Python: the job of each Python shows its own.
+    assert re.search(r"PASS +mlci-coverage: \[3\.11\] +\d+(\.\d+)?% coverage", pipeline.output)
+
+
+def test_a_shard_that_split_by_other_durations_turns_gitlab_red(tmp_path: Path) -> None:
+    remotes = bare_kit(tmp_path / "remotes-work")
+    project = gitlab_project(tmp_path, SKEWED_NOXFILE)
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.status().get("mlci-coverage: [3.11]") == "FAIL", pipeline.output[-4000:]
+    assert "the unit shards did not run every test once: 60 tests collected" in pipeline.output
+    assert re.search(r"\d+ never ran: tests\.test_part\d::test_case_\d", pipeline.output)

@@ -54,7 +54,7 @@ def test_default_pipeline_passes_with_a_cpu_torch(
     assert totals(sample / "reports" / "integ" / "junit.xml").tests >= 1
     assert (sample / "reports" / "lint" / "pylint.txt").is_file()
     # coverage's data file stays with the reports, the project's root stays clean.
-    assert (sample / "reports" / "unit-3.11" / ".coverage").is_file()
+    assert (sample / "reports" / "unit-3.11" / "coverage.data").is_file()
     assert not (sample / ".coverage").exists()
     assert "follows uv.lock (its versions; torch 2.13.0 as +cpu)" in output(done)
 
