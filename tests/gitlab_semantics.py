@@ -375,3 +375,67 @@ def missing_needs(config: Mapping[str, Any], pipeline: Pipeline) -> list[str]:
                     " in the pipeline"
                 )
     return problems
+
+
+# --- caches and artifacts: what file a job starts with ------------------------------------------
+#
+# docs.gitlab.com/ci/caching/: "By default, the cache is stored on the machine where GitLab
+# Runner is installed" (a runner without a distributed cache keeps its own). "fallback_keys: ...
+# if there is no cache for the cache:key, the runner tries each fallback key in order".
+# Protected branches: with "Use separate caches for protected branches" (on by default), "the
+# cache key ... is appended with -protected or -non_protected", the fallback keys included.
+# docs.gitlab.com/ci/yaml/#needs: a job downloads the artifacts of the jobs it needs (artifacts:
+# true is the default), which GitLab stores on the server, the same for every runner.
+
+
+@dataclass
+class Runners:
+    """Each runner's local cache: {runner: {effective key: content}}."""
+
+    caches: dict[str, dict[str, str]]
+    separate_protected: bool = True
+
+    def effective(self, key: str, protected: bool) -> str:
+        if not self.separate_protected:
+            return key
+        return f"{key}-{'protected' if protected else 'non_protected'}"
+
+    def restore(self, runner: str, cache: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
+        protected = env.get("CI_COMMIT_REF_PROTECTED") == "true"
+        store = self.caches.get(runner, {})
+        for key in [cache["key"], *cache.get("fallback_keys", [])]:
+            found = store.get(self.effective(_expand(str(key), env), protected))
+            if found is not None:
+                return found
+        return None
+
+
+def _expand(text: str, env: Mapping[str, str]) -> str:
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), text)
+
+
+def file_at_start(
+    config: Mapping[str, Any],
+    job_name: str,
+    path: str,
+    runner: str,
+    runners: Runners,
+    env: Mapping[str, str],
+    ran_on: Mapping[str, str],
+) -> str | None:
+    """The content of `path` when `job_name`'s script starts on `runner`: its own cache restore
+    (a pulling policy) wins over the artifacts of the jobs it needs; those jobs ran on the runners
+    `ran_on` names."""
+    job = config[job_name]
+    caches = job.get("cache") or []
+    for cache in caches if isinstance(caches, list) else [caches]:
+        if path in cache.get("paths", []) and cache.get("policy", "pull-push") != "push":
+            found = runners.restore(runner, cache, env)
+            if found is not None:
+                return found
+    for needed in job.get("needs", []):
+        name = needed if isinstance(needed, str) else needed["job"]
+        if path in ((config[name].get("artifacts") or {}).get("paths") or []):
+            # The needed job's artifact holds what it started with (nothing writes it there).
+            return file_at_start(config, name, path, ran_on[name], runners, env, ran_on)
+    return None

@@ -44,7 +44,12 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def upload(tmp_path: Path, name: str = "a", path: str = "reports/unit-3.11-shard-1/", **env: str):
+Result = tuple[int, str, dict[str, str]]
+
+
+def upload(
+    tmp_path: Path, name: str = "a", path: str = "reports/unit-3.11-shard-1/", **env: str
+) -> Result:
     defaults = {"NAME": name, "SOURCE": path, "IF_NONE": "warn", "HIDDEN": "false"}
     return run(tmp_path, "artifacts.py", "upload", **{**defaults, **env})
 
@@ -87,7 +92,7 @@ def test_download_lands_where_the_real_action_puts_it(work: Path) -> None:
     assert code == 1 and "Artifact not found for name: nope" in text
 
 
-def cache(tmp_path: Path, verb: str, path: str, key: str, **env: str):
+def cache(tmp_path: Path, verb: str, path: str, key: str, **env: str) -> Result:
     return run(tmp_path, "cache.py", verb, SAVED=path, KEY=key, **env)
 
 
@@ -97,8 +102,14 @@ def test_restore_keys_lookup_and_a_miss_that_fails(work: Path) -> None:
     code, text, out = cache(work, "save", "d.json", "mlci-durations-aaa")
     assert code == 0 and "Unable to reserve cache" in text  # entries are written once
     (work / "work" / "d.json").unlink()
-    code, _, out = cache(work, "restore", "d.json", "mlci-durations-bbb", PREFIX="mlci-durations-", LOOKUP="true")
-    assert code == 0 and out["cache-matched-key"] == "mlci-durations-aaa" and out["cache-hit"] == "false"
+    code, _, out = cache(
+        work, "restore", "d.json", "mlci-durations-bbb", PREFIX="mlci-durations-", LOOKUP="true"
+    )
+    assert (
+        code == 0
+        and out["cache-matched-key"] == "mlci-durations-aaa"
+        and out["cache-hit"] == "false"
+    )
     assert not (work / "work" / "d.json").exists()  # lookup-only downloads nothing
     code, _, out = cache(work, "restore", "d.json", "mlci-durations-aaa", FAIL="true")
     assert code == 0 and out["cache-hit"] == "true" and (work / "work" / "d.json").is_file()
@@ -111,7 +122,12 @@ def test_an_entry_saved_with_another_path_or_on_another_branch_is_not_seen(work:
     feature = {"GITHUB_REF": "refs/heads/feature"}
     assert cache(work, "save", "d.json", "k-1", **feature)[0] == 0
     assert cache(work, "restore", "other.json", "k-1")[2]["cache-matched-key"] == ""
-    assert cache(work, "restore", "d.json", "k-1", GITHUB_REF="refs/heads/other")[2]["cache-matched-key"] == ""
+    assert (
+        cache(work, "restore", "d.json", "k-1", GITHUB_REF="refs/heads/other")[2][
+            "cache-matched-key"
+        ]
+        == ""
+    )
     assert cache(work, "restore", "d.json", "k-1", **feature)[2]["cache-matched-key"] == "k-1"
     assert cache(work, "save", "d.json", "k-2")[0] == 0  # on the default branch: seen everywhere
     found = cache(work, "restore", "d.json", "x", PREFIX="k-", GITHUB_REF="refs/heads/other")[2]

@@ -438,3 +438,66 @@ def test_only_release_tags_make_a_catalog_release(tag: str, protected: str, rele
     variables = {"CI_COMMIT_TAG": tag, "CI_COMMIT_REF_PROTECTED": protected}
     assert gl.evaluate(rule["if"], variables) is released
     assert (TAG_REF.fullmatch(f"refs/tags/{tag}") is not None) is (released or protected != "true")
+
+
+def _durations_path() -> str:
+    from mlci.shards import DURATIONS
+
+    return f"./{DURATIONS}"
+
+
+BRANCH = {"CI_COMMIT_REF_SLUG": "feature", "CI_DEFAULT_BRANCH": "main"}
+
+
+def test_every_shard_splits_by_the_file_the_plan_restored_whatever_each_runner_caches() -> None:
+    """Three runners with three different caches: the shards still start from one file."""
+    shards: dict[str, Any] = {"unit-shards": 3}
+    config = expanded(**shards)
+    runners = gl.Runners(
+        {
+            "r1": {"mlci-durations-feature-non_protected": "new"},
+            "r2": {"mlci-durations-feature-non_protected": "old"},
+            "r3": {},
+        }
+    )
+    env = {**BRANCH, "CI_COMMIT_REF_PROTECTED": "false"}
+    seen = {
+        gl.file_at_start(
+            config, "mlci-unit-shard", _durations_path(), runner, runners, env, {"mlci-plan": "r1"}
+        )
+        for runner in ("r1", "r2", "r3")
+    }
+    assert seen == {"new"}
+
+    # The evaluator can fail: a shard that restored its own cache (the old template) splits
+    # by whatever its runner holds.
+    config["mlci-unit-shard"]["cache"] = [config["mlci-plan"]["cache"][0]]
+    config["mlci-plan"]["artifacts"]["paths"] = []
+    seen = {
+        gl.file_at_start(
+            config, "mlci-unit-shard", _durations_path(), runner, runners, env, {"mlci-plan": "r1"}
+        )
+        for runner in ("r1", "r2", "r3")
+    }
+    assert seen == {"new", "old", None}
+
+
+def test_with_separate_protected_caches_a_new_branch_starts_without_the_default_branchs() -> None:
+    """The trade-off docs/security.md states: a default branch's entry is `-protected`, which an
+    unprotected branch never reads, so its first pipeline splits by count (correct, proven
+    complete, less balanced); the branch's own entry serves the next ones."""
+    shards: dict[str, Any] = {"unit-shards": 3}
+    config = expanded(**shards)
+    runners = gl.Runners({"r1": {"mlci-durations-main-protected": "main's"}})
+    plan = {"mlci-plan": "r1"}
+    path = _durations_path()
+    unprotected = {**BRANCH, "CI_COMMIT_REF_PROTECTED": "false"}
+    assert (
+        gl.file_at_start(config, "mlci-unit-shard", path, "r1", runners, unprotected, plan) is None
+    )
+    protected = {**BRANCH, "CI_COMMIT_REF_SLUG": "release", "CI_COMMIT_REF_PROTECTED": "true"}
+    found = gl.file_at_start(config, "mlci-unit-shard", path, "r1", runners, protected, plan)
+    assert found == "main's"  # a protected branch falls back to the default branch's entry
+    shared = gl.Runners({"r1": {"mlci-durations-main": "main's"}}, separate_protected=False)
+    found = gl.file_at_start(config, "mlci-unit-shard", path, "r1", shared, unprotected, plan)
+    assert found == "main's"  # with the setting off, every branch falls back to main's
