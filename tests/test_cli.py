@@ -38,7 +38,9 @@ def test_sessions_shows_commands_and_sources(
     root = write_project("python-versions = ['3.11', '3.12']\n")
     (root / "src" / "my_model").mkdir(parents=True)
     (root / "tests").mkdir()
-    (root / "tests" / "test_gpu.py").write_text("import pytest\npytestmark = pytest.mark.gpu\n")
+    (root / "tests" / "test_gpu.py").write_text(
+        "import pytest\npytestmark = pytest.mark.gpu\n\ndef test_g(): ...\n"
+    )
     monkeypatch.setenv("MLCI_TEST_TIMEOUT", "66")
     assert main(["sessions", "--project", str(root), "--json", "--xdist-workers", "2"]) == 0
     data = json.loads(capsys.readouterr().out)

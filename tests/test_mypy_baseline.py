@@ -62,7 +62,7 @@ def test_mypy_failing_itself_fails_whatever_the_baseline(
     (tmp_path / "mypy-baseline.txt").write_text("")
     bad_flag = [sys.executable, "-m", "mypy", "--no-such-flag", "pkg"]
     assert run(tmp_path, mypy=bad_flag) == 2
-    assert "mypy itself failed (exit 2)" in capsys.readouterr().err
+    assert "mypy itself failed (exit 2): " in capsys.readouterr().err
 
 
 def test_the_command_needs_a_mypy_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,3 +96,42 @@ def test_a_mypy_command_that_cannot_run_is_one_line(
     err = capsys.readouterr().err
     assert f"cannot run '{missing}'" in err
     assert "Traceback" not in err
+
+
+def missing_import(root: Path, module: str) -> None:
+    (root / "pkg" / f"{module}.py").write_text("import no_such_module_anywhere\n")
+
+
+def test_a_note_that_moves_between_files_is_not_a_new_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mypy prints its "See ...#missing-imports" note once, at the first file: it moves."""
+    monkeypatch.chdir(tmp_path)
+    untyped(tmp_path)
+    missing_import(tmp_path, "b")
+    assert run(tmp_path, "--record") == 0
+    assert "note:" not in (tmp_path / "mypy-baseline.txt").read_text()
+    missing_import(tmp_path, "a")  # one new error; the note now stands at a.py
+    capsys.readouterr()
+    assert run(tmp_path) != 0
+    out = capsys.readouterr().out
+    assert "new: 1" in out and "pkg/a.py" in out
+
+
+def test_the_verdict_is_a_junit_report_and_a_green_run_is_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlci.junit import totals
+
+    monkeypatch.chdir(tmp_path)
+    package = untyped(tmp_path)
+    junit = tmp_path / "reports" / "junit.xml"
+    assert run(tmp_path, "--record") == 0
+    capsys.readouterr()
+    assert run(tmp_path, "--junit", str(junit)) == 0
+    assert totals(junit).tests == 1 and totals(junit).failures == 0
+    out = capsys.readouterr().out
+    assert "Incompatible types" not in out and "no new errors (1 known" in out
+    (package / "other.py").write_text("y: str = 3\n")
+    assert run(tmp_path, "--junit", str(junit)) != 0
+    assert totals(junit).failures == 1 and "other.py" in junit.read_text()

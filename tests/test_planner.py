@@ -203,6 +203,7 @@ def test_unset_sessions_are_those_with_something_to_check(tmp_path: Path) -> Non
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'my-model'\n")
     (tmp_path / "src" / "my_model").mkdir(parents=True)
     (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("def test_a(): ...\n")
     problems: list[str] = []
     settings = resolve(tmp_path, {}, environ={}, problems=problems)
     plan = make_plan(settings, problems)
@@ -238,6 +239,7 @@ def test_pyproject_settings_are_planned(write_project) -> None:  # type: ignore[
     root = write_project("python-versions = ['3.12', '3.11']\nsessions = ['unit', 'lint']\n")
     (root / "src" / "my_model").mkdir(parents=True)
     (root / "tests").mkdir()
+    (root / "tests" / "test_a.py").write_text("def test_a(): ...\n")
     plan = make_plan(resolve(root, environ={}))
     assert [job.name for job in plan.jobs] == ["lint", "unit (3.12)", "unit (3.11)"]
     assert plan.jobs[0].python == "3.12"  # the first version runs the single-Python sessions

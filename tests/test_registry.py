@@ -11,7 +11,7 @@ import pytest
 from mlci.compat import load
 from mlci.errors import ConfigError
 from mlci.project import notebooks, package_dir
-from mlci.registry import BY_NAME, NOT_INTEG_OR_GPU, REGISTRY, SESSION_NAMES, Run
+from mlci.registry import BY_NAME, REGISTRY, SESSION_NAMES, Run
 from mlci.settings import Settings, resolve
 
 WriteProject = Callable[..., Path]
@@ -70,7 +70,7 @@ def test_tests_named_after_dash_dash_replace_the_tests_folder(write_project: Wri
     settings = project(write_project)
     (settings.root / "tests" / "test_x.py").write_text("")
     [command] = commands(settings, "unit", ("tests/test_x.py::test_a", "-x"))
-    assert command[1:4] == ["-m", NOT_INTEG_OR_GPU, "--junitxml=reports/x/junit.xml"]
+    assert command[1:4] == ["-m", "not integ and not gpu", "--junitxml=reports/x/junit.xml"]
     assert command[-2:] == ["tests/test_x.py::test_a", "-x"]
     [command] = commands(settings, "unit", ("-k", "test_a"))  # a value, not a path
     assert command[1] == "tests"

@@ -185,6 +185,18 @@ def test_shard_values() -> None:
         ({".coveragerc": "[run]\nbranch = True\n"}, "3.13", None),
         ({"setup.cfg": "[coverage:run]\nbranch = 1\n"}, "3.13", None),
         ({".coveragerc": "[run]\nsource = p\n"}, "3.13", "sysmon"),
+        # Branch coverage asked for where pytest-cov reads it, or in tox.ini (coverage reads it).
+        (
+            {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-ra --cov-branch'\n"},
+            "3.12",
+            None,
+        ),
+        (
+            {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = ['--cov-branch']\n"},
+            "3.13",
+            None,
+        ),
+        ({"tox.ini": "[coverage:run]\nbranch = true\n"}, "3.12", None),
     ],
 )
 def test_coverage_uses_sys_monitoring_where_it_measures_the_same(
@@ -352,3 +364,20 @@ def test_gitlab_refuses_shards_in_pyproject_that_the_template_input_contradicts(
     )
     assert make_plan(resolve(root, environ={"MLCI_UNIT_SHARDS": "3"}), static_jobs=True).combine
     assert make_plan(resolve(root, environ=template_default)).combine is None  # GitHub: input wins
+
+
+def test_the_shards_config_carries_a_tox_ini_coverage_config(tmp_path: Path) -> None:
+    """coverage reads tox.ini's [coverage:*] sections; the shards' config must say the same."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "tox.ini").write_text(
+        "[tox]\nenvlist = py311\n[coverage:run]\nbranch = true\nomit =\n    */gen/*\n"
+        "[coverage:report]\nexclude_also =\n    if TYPE_CHECKING:\n"
+    )
+    import configparser
+
+    read = configparser.ConfigParser(interpolation=None)
+    read.read(coverage_config.write(tmp_path, tmp_path / "out"))
+    assert read.get("run", "branch") == "true" and read.get("run", "relative_files") == "True"
+    assert read.get("run", "omit").split() == ["*/gen/*"]
+    assert "if TYPE_CHECKING:" in read.get("report", "exclude_also")
+    assert not read.has_section("tox")

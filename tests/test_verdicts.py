@@ -8,6 +8,7 @@ import pytest
 
 from mlci import verdicts
 from mlci.registry import BY_NAME
+from tests.conftest import WriteProject
 
 
 def reports(tmp_path: Path, suite: str = "", coverage: str = "") -> Path:
@@ -88,3 +89,31 @@ def test_a_broken_report_is_one_line_not_a_traceback(tmp_path: Path, broken: str
     (tmp_path / "junit.xml").write_text(broken)
     [problem] = judge("integ", tmp_path)
     assert problem.startswith("integ: ") and "junit.xml" in problem
+
+
+def test_a_whole_unit_run_that_ran_nothing_is_not_green(tmp_path: Path) -> None:
+    """A tests folder of conftest.py alone used to pass at "Total coverage: 0.00%"."""
+    folder = reports(tmp_path, EMPTY)
+    found = judge("unit", folder, threshold=0, coverage=False)
+    assert found and found[0].startswith("unit: no tests ran")
+    # A shard or testmon's selection may run none: the shards' combine, or testmon, decides.
+    partial = verdicts.problems(
+        BY_NAME["unit"], folder, coverage_fail_under=0, coverage_expected=False, partial=True
+    )
+    assert partial == []
+
+
+def test_unit_has_nothing_to_check_in_a_folder_of_conftest_alone(
+    write_project: WriteProject,
+) -> None:
+    from mlci.settings import resolve
+
+    root = write_project("")
+    (root / "tests").mkdir()
+    (root / "tests" / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef x(): ...\n")
+    settings = resolve(root, environ={})
+    assert BY_NAME["unit"].why_nothing(settings) == (
+        "no test functions under tests/ (only conftest.py or helpers)"
+    )
+    (root / "tests" / "test_a.py").write_text("class TestA:\n    def test_a(self): ...\n")
+    assert BY_NAME["unit"].why_nothing(settings) is None

@@ -104,6 +104,15 @@ def package(value: Value) -> str | None:
     return None if not text or _IDENT.fullmatch(text) else f"{value!r} is not a Python package name"
 
 
+def marker(value: Value) -> str | None:
+    text = _text(value)
+    return None if _IDENT.fullmatch(text) else f"{value!r} is not a pytest marker name"
+
+
+def markers(value: Value) -> str | None:
+    return _each(value, lambda v: bool(_IDENT.fullmatch(v)), "a pytest marker name")
+
+
 def names(value: Value) -> str | None:
     return _each(value, lambda v: bool(_NAME.fullmatch(v)), "a valid name")
 

@@ -200,7 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--baseline", type=Path, required=True, help="the baseline file")
     baseline.add_argument("--output", type=Path, required=True, help="where mypy's output goes")
     baseline.add_argument("--record", action="store_true", help="write the baseline")
+    baseline.add_argument("--junit", type=Path, help="write a JUnit report of the verdict here")
     baseline.add_argument("mypy", nargs=argparse.REMAINDER, help="-- mypy and its arguments")
+
+    lint = _command(
+        sub,
+        "lint-baseline",
+        help="run pylint; only messages not in a recorded baseline fail (the lint session uses it)",
+        description="Run PYLINT_COMMAND (with a json2 report at --report and --exit-zero) and"
+        " judge its messages against --baseline: only new ones fail, fixed ones are removed from"
+        " the file. pylint's own failures always fail. With --record, write the baseline.",
+    )
+    lint.add_argument("--baseline", type=Path, required=True, help="the baseline file")
+    lint.add_argument("--report", type=Path, required=True, help="pylint's json2 report")
+    lint.add_argument("--fail-under", type=float, help="also fail under this pylint score")
+    lint.add_argument("--record", action="store_true", help="write the baseline")
+    lint.add_argument("pylint", nargs=argparse.REMAINDER, help="-- pylint and its arguments")
 
     durations = _command(
         sub,
@@ -232,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": _plan,
         "summary": _summary,
         "mypy-baseline": _mypy_baseline,
+        "lint-baseline": _lint_baseline,
         "merge-durations": _merge_durations,
         "check-needs": _check_needs,
         "options": _options,
@@ -274,7 +290,20 @@ def _mypy_baseline(args: argparse.Namespace) -> int:
     command = args.mypy[1:] if args.mypy[:1] == ["--"] else args.mypy
     if not command:
         raise ConfigError("mypy-baseline: give the mypy command after --")
-    return mypy_baseline.run(command, args.baseline, args.output, record=args.record)
+    return mypy_baseline.run(
+        command, args.baseline, args.output, record=args.record, junit=args.junit
+    )
+
+
+def _lint_baseline(args: argparse.Namespace) -> int:
+    from mlci import lint_baseline
+
+    command = args.pylint[1:] if args.pylint[:1] == ["--"] else args.pylint
+    if not command:
+        raise ConfigError("lint-baseline: give the pylint command after --")
+    return lint_baseline.run(
+        command, args.baseline, args.report, fail_under=args.fail_under, record=args.record
+    )
 
 
 def _merge_durations(args: argparse.Namespace) -> int:

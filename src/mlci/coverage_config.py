@@ -3,8 +3,8 @@
 Each shard runs in its own job, often in another folder (another runner, act's workspace copy);
 coverage data with absolute paths would then count every file once per folder when combined.
 `relative_files = true` stores paths relative to the project, the one setting added; the rest
-is the project's own configuration (.coveragerc, setup.cfg, or [tool.coverage]), written as a
-.coveragerc-style file (standard library only: this runs inside nox).
+is the project's own configuration (.coveragerc, setup.cfg, tox.ini or [tool.coverage]), written
+as a .coveragerc-style file (standard library only: this runs inside nox).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlci.project import read_pyproject
+from mlci import tool_config
 
 NAME = "coveragerc"
 
@@ -26,21 +26,13 @@ def target(root: Path, dest_folder: Path) -> Path:
 
 
 def write(root: Path, dest_folder: Path) -> Path:
-    """Write the configuration into `dest_folder`; return its path (for --rcfile/--cov-config)."""
+    """Write the configuration into `dest_folder`; return its path (for --rcfile/--cov-config).
+    Every setting of the file coverage itself reads (tool_config.coverage_sections), plus
+    `relative_files`."""
     parser = configparser.ConfigParser(interpolation=None)
-    rc = root / ".coveragerc"
-    setup_cfg = _setup_cfg_sections(root / "setup.cfg")
-    if rc.is_file():
-        parser.read(rc, encoding="utf-8")
-    elif setup_cfg:
-        for name, values in setup_cfg.items():
-            parser[name] = values
-    else:
-        pyproject: dict[str, Any] = read_pyproject(root, required=False)
-        table = pyproject.get("tool", {}).get("coverage", {})
-        for name, values in (table if isinstance(table, dict) else {}).items():
-            if isinstance(values, dict):
-                parser[name] = {key: _ini(value) for key, value in values.items()}
+    _, sections = tool_config.coverage_sections(root)
+    for name, values in sections.items():
+        parser[name] = {key: _ini(value) for key, value in values.items()}
     if not parser.has_section("run"):
         parser.add_section("run")
     parser.set("run", "relative_files", "True")
@@ -52,23 +44,16 @@ def write(root: Path, dest_folder: Path) -> Path:
 
 
 def measures_branches(root: Path) -> bool:
-    """Does the project's coverage configuration turn branch coverage on?"""
-    parser = configparser.ConfigParser(interpolation=None)
-    rc = root / ".coveragerc"
-    if rc.is_file():
-        parser.read(rc, encoding="utf-8")
-        return parser.getboolean("run", "branch", fallback=False)
-    setup_cfg = _setup_cfg_sections(root / "setup.cfg")
-    if setup_cfg:
-        return setup_cfg.get("run", {}).get("branch", "").strip().lower() in (
-            "true",
-            "1",
-            "yes",
-            "on",
-        )
-    pyproject: dict[str, Any] = read_pyproject(root, required=False)
-    run = pyproject.get("tool", {}).get("coverage", {}).get("run", {})
-    return bool(run.get("branch", False)) if isinstance(run, dict) else False
+    """Is branch coverage asked for, anywhere coverage or pytest-cov reads it: the coverage
+    configuration's `[run] branch`, or `--cov-branch` in the project's pytest addopts?"""
+    _, sections = tool_config.coverage_sections(root)
+    if tool_config.truthy(sections.get("run", {}).get("branch", False)):
+        return True
+    addopts = tool_config.read(root).pytest.get("addopts")
+    if addopts is None:
+        return False
+    words = addopts.value if isinstance(addopts.value, list) else str(addopts.value).split()
+    return "--cov-branch" in [str(word) for word in words]
 
 
 # Pythons where coverage's sys.monitoring core runs but is not yet coverage's default (3.14
@@ -94,16 +79,3 @@ def _ini(value: Any) -> str:
     if isinstance(value, bool):
         return str(value)
     return str(value)
-
-
-def _setup_cfg_sections(path: Path) -> dict[str, dict[str, str]]:
-    """setup.cfg's [coverage:*] sections, named as in a .coveragerc."""
-    if not path.is_file():
-        return {}
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path, encoding="utf-8")
-    return {
-        name.removeprefix("coverage:"): dict(parser[name])
-        for name in parser.sections()
-        if name.startswith("coverage:")
-    }

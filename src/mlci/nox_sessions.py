@@ -156,6 +156,7 @@ def run_session(
         )
 
     extra = coverage_config.core(root, python) if definition.verdict.coverage_gate else {}
+    extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
     if _run_commands(session, definition, environment, reports, commands, shard is not None, extra):
         _judge(session, settings, definition, reports, sharded=shard is not None)
 
@@ -182,7 +183,8 @@ def _run_commands(
         env[shards.COLLECTED_ENV] = str(reports / shards.RECORD)
     # pytest's "no tests collected" (5) is the verdict's to explain, in words; a shard may
     # get no test at all (more shards than tests).
-    codes = [0, 5] if definition.verdict.tests_must_run or sharded else [0]
+    rules = definition.verdict
+    codes = [0, 5] if rules.tests_must_run or rules.whole_run_must_test or sharded else [0]
     for program, *args in commands:
         ran = session.run(
             environment.program(program),
@@ -215,6 +217,7 @@ def _judge(
         reports,
         coverage_fail_under=settings.coverage_fail_under,
         coverage_expected=coverage_expected,
+        partial=sharded or settings.testmon,
     )
     if found:
         session.error("; ".join(found))

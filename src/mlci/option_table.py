@@ -198,8 +198,18 @@ OPTIONS: tuple[Option, ...] = (
         80.0,
         "`unit` fails when the package's coverage is below this percentage: coverage.py's total,"
         " lines and branches together when branch coverage is on (as `coverage report` counts).",
+        default_doc="`fail_under` of your coverage config, else 80",
         check=checks.percent,
         ci=True,
+    ),
+    Option(
+        "coverage-margin",
+        "number",
+        1.0,
+        "Points `mlci init --measure` leaves between the coverage it measured and the"
+        " `coverage-fail-under` it records, so that a rerun measuring a little less (another"
+        " Python, a timing branch) stays green and a real drop does not.",
+        check=checks.percent,
     ),
     Option(
         "pylint-fail-under",
@@ -207,7 +217,17 @@ OPTIONS: tuple[Option, ...] = (
         10.0,
         "`lint` fails when pylint's score of the package is below this (0-10); `mlci init"
         " --measure` sets it to the score the code has today, so only a worse score fails.",
+        default_doc="`fail-under` of your pylint config, else 10",
         check=checks.score,
+    ),
+    Option(
+        "pylint-baseline",
+        "str",
+        "",
+        "A file of the pylint messages the code has today (written by `mlci init --measure`):"
+        " `lint` fails on new messages only, wherever a known one moved; fixed ones leave the"
+        " file. `pylint-fail-under` is then a floor only where you set it.",
+        check=checks.relative_path,
     ),
     Option(
         "mypy-baseline",
@@ -259,7 +279,33 @@ OPTIONS: tuple[Option, ...] = (
         600,
         "Seconds one test may run in `unit`, `integ` and `gpu` (pytest-timeout) before it fails,"
         " named, instead of hanging until the job's limit; 0 turns it off.",
+        default_doc="`timeout` of your pytest config, else 600",
         check=checks.at_least_zero,
+    ),
+    Option(
+        "integ-marker",
+        "str",
+        "integ",
+        "The pytest marker of the project's integration tests: `integ` runs `pytest -m <it>`,"
+        " `unit` leaves them out (e.g. `integration`).",
+        check=checks.marker,
+    ),
+    Option(
+        "gpu-marker",
+        "str",
+        "gpu",
+        "The pytest marker of the project's GPU tests: the `gpu` session runs them, every other"
+        " session leaves them out (e.g. `cuda`).",
+        check=checks.marker,
+    ),
+    Option(
+        "exclude-markers",
+        "list",
+        (),
+        "More markers whose tests `unit` leaves out, besides the integ and gpu markers (e.g."
+        " `slow`, `network`). Unit's marker expression is joined to a `-m` in your pytest"
+        " addopts with `and`, never in its place.",
+        check=checks.markers,
     ),
     Option(
         "tests-dir",

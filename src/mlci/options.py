@@ -30,6 +30,7 @@ class Origin(enum.Enum):
     FLAG = "flag or CI input"
     ENV = "environment"
     PYPROJECT = "pyproject.toml"
+    TOOL = "the project's tool configuration"  # pytest's, pylint's, coverage's own (tool_config)
     DEFAULT = "default"
 
 

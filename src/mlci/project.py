@@ -123,6 +123,24 @@ def _python_files(folder: Path, limit: int = 5000) -> Iterator[Path]:
         yield path
 
 
+_TEST_DEFINITION = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)
+
+
+def has_tests(settings: Settings) -> bool:
+    """Does the tests folder define any test (a `test*` function or `Test*` class)? A folder of
+    conftest.py and helpers has nothing for unit to run."""
+    folder = tests_dir(settings)
+    if folder is None:
+        return False
+    for path in _python_files(settings.root / folder):
+        try:
+            if _TEST_DEFINITION.search(path.read_text(encoding="utf-8", errors="replace")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def marked_tests(settings: Settings, marker: str) -> bool:
     """Does any test file use `@pytest.mark.<marker>` (or `pytestmark = ... mark.<marker>`)?
 

@@ -49,14 +49,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     record = os.environ.get(shards.COLLECTED_ENV)
     if record:
         shards.add_collected(Path(record), [item.nodeid for item in items])
-    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    gpu = os.environ.get("MLCI_GPU_MARKER") or "gpu"  # the project's gpu-marker
+    gpu_items = [item for item in items if item.get_closest_marker(gpu) is not None]
     if not (config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu"):
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=GPU_SKIP_REASON))
         return
     found: int | None = None
     for item in gpu_items:
-        marker = item.get_closest_marker("gpu")
+        marker = item.get_closest_marker(gpu)
         needed = int(marker.kwargs.get("devices", 1)) if marker is not None else 1
         if needed > 1:
             found = _cuda_devices() if found is None else found

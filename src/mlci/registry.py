@@ -10,12 +10,13 @@ Nothing here imports nox, so `mlci` commands stay fast.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlci import coverage_config, project, shards
+from mlci import coverage_config, project, shards, tool_config
 from mlci.errors import ConfigError
 from mlci.gpu import MULTI_DEVICE_SKIP_RE
 
@@ -31,7 +32,17 @@ DURATIONS = "durations.json"  # a shard's own durations, in its report folder
 # hidden files out, and the combine job needs the shards' data.
 DATA = "coverage.data"
 TESTMON = "pytest-testmon>=2.1"
-NOT_INTEG_OR_GPU = "not integ and not gpu"
+
+
+def unit_markexpr(settings: Settings) -> str:
+    """unit's `-m`: not the integ and gpu markers, nor the excluded ones, joined with `and` to
+    the project's own `-m` in its pytest addopts (given last, ours would replace it)."""
+    ours = " and ".join(
+        f"not {marker}"
+        for marker in (settings.integ_marker, settings.gpu_marker, *settings.exclude_markers)
+    )
+    theirs = tool_config.read(settings.root).markexpr()
+    return f"({theirs.value}) and {ours}" if theirs is not None else ours
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,9 @@ class Verdict:
     """When a session whose tools all exited 0 has still not passed."""
 
     tests_must_run: bool = False  # a report with no test fails
+    # The same for a whole run (not a shard, not testmon's selection of what changed): a unit
+    # session that ran nothing is not green.
+    whole_run_must_test: bool = False
     # Every skipped test fails the session, except those whose reason matches this.
     no_skips_except: str | None = None
     coverage_gate: bool = False  # coverage-fail-under applies
@@ -130,16 +144,26 @@ def _lint(run: Run) -> list[list[str]]:
         pylint_args: tuple[str, ...] = ()
     else:
         pylint_args = run.posargs  # no pre-commit: the arguments go to pylint
-    reports = f"text:{run.reports / 'pylint.txt'},json2:{run.reports / 'pylint.json'}"
-    commands.append(
-        [
-            "pylint",
-            f"--output-format=colorized,{reports}",
-            f"--fail-under={settings.pylint_fail_under:g}",
-            *pylint_args,
-            str(project.package_dir(settings)),
-        ]
-    )
+    report = run.reports / "pylint.json"
+    formats = f"--output-format=colorized,text:{run.reports / 'pylint.txt'},json2:{report}"
+    package = str(project.package_dir(settings))
+    if not settings.pylint_baseline:
+        floor = f"--fail-under={settings.pylint_fail_under:g}"
+        commands.append(["pylint", formats, floor, *pylint_args, package])
+        return commands
+    # Only messages the baseline lacks fail (lint_baseline.py); the score is a floor only
+    # where one was set.
+    judge = [
+        "mlci",
+        "lint-baseline",
+        "--baseline",
+        settings.pylint_baseline,
+        "--report",
+        str(report),
+    ]
+    if settings.given("pylint-fail-under"):
+        judge += ["--fail-under", f"{settings.pylint_fail_under:g}"]
+    commands.append([*judge, "--", "pylint", formats, "--exit-zero", *pylint_args, package])
     return commands
 
 
@@ -155,7 +179,7 @@ LINT = SessionDef(
     name="lint",
     runs="`pre-commit run --all-files` with your `.pre-commit-config.yaml` (skipped, with a"
     " note, when there is none), then `pylint` on the package, failing under"
-    " `pylint-fail-under`",
+    " `pylint-fail-under`; with `pylint-baseline`, only messages not recorded there fail",
     reports=("pylint.txt", "pylint.json"),
     tools=lambda settings: ("pre-commit>=3.7", "pre-commit-uv>=4.1", "pylint>=3.2"),
     commands=_lint,
@@ -165,17 +189,33 @@ LINT = SessionDef(
 # --- mypy ---------------------------------------------------------------------------------------
 
 
+def mypy_targets(run: Run) -> list[str]:
+    """The package and the tests folder, unless the project's mypy config names its own
+    (`files`, `packages`, `modules`: then mypy reads them) or excludes the tests folder."""
+    config = tool_config.read(run.settings.root).mypy
+    if any(key in config for key in ("files", "packages", "modules")):
+        return []
+    targets = [str(project.package_dir(run.settings)), *run.tests()]
+    exclude = config.get("exclude")
+    if exclude is not None and run.tests():
+        patterns = exclude.value if isinstance(exclude.value, list) else [str(exclude.value)]
+        tests = run.tests()[0] + "/"
+        if any(re.search(pattern.strip(), tests) for pattern in patterns if pattern.strip()):
+            targets = targets[:1]
+    return targets
+
+
 def _mypy(run: Run) -> list[list[str]]:
-    package = str(project.package_dir(run.settings))
     baseline = run.settings.mypy_baseline
+    targets = mypy_targets(run)
     if not baseline:
         junit = str(run.reports / "junit.xml")
-        return [["mypy", package, *run.tests(), "--junit-xml", junit, *run.posargs]]
+        return [["mypy", *targets, "--junit-xml", junit, *run.posargs]]
     # Only errors the baseline lacks fail (mypy_baseline.py); mypy's own JUnit report would
-    # list the accepted ones as failures, so there is none.
-    mypy = ["mypy", package, *run.tests(), *run.posargs]
-    output = str(run.reports / "mypy.txt")
-    return [["mlci", "mypy-baseline", "--baseline", baseline, "--output", output, "--", *mypy]]
+    # list the accepted ones as failures, so mlci writes one of the verdict instead.
+    mypy = ["mypy", *targets, *run.posargs]
+    files = ["--output", str(run.reports / "mypy.txt"), "--junit", str(run.reports / "junit.xml")]
+    return [["mlci", "mypy-baseline", "--baseline", baseline, *files, "--", *mypy]]
 
 
 MYPY = SessionDef(
@@ -204,7 +244,7 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
 
 def _unit(run: Run) -> list[list[str]]:
     settings = run.settings
-    args = ["pytest", *run.tests(), "-m", NOT_INTEG_OR_GPU, run.junit, *run.timeout()]
+    args = ["pytest", *run.tests(), "-m", unit_markexpr(settings), run.junit, *run.timeout()]
     if settings.testmon:
         # forceselect: testmon turns selection off when -m is given, unless told otherwise.
         # One record per session: unit-3.11 and unit-3.12 each know what they ran.
@@ -221,7 +261,9 @@ def _unit(run: Run) -> list[list[str]]:
     shard = run.shard
     if shard is not None:
         config = coverage_config.target(settings.root, run.reports)
-        args += [f"--cov-config={config}", *shards.pytest_args(shard, run.reports / DURATIONS)]
+        # --cov-fail-under=0: pytest-cov would apply the project's `fail_under` to the part.
+        args += [f"--cov-config={config}", "--cov-fail-under=0"]
+        args += shards.pytest_args(shard, run.reports / DURATIONS)
     return [[*args, *run.posargs]]
 
 
@@ -236,6 +278,8 @@ def _unit_prepare(run: Run) -> None:
 def _has_tests(settings: Settings) -> str | None:
     if project.tests_dir(settings) is None:
         return f"no tests folder {settings.tests_dir}/ (set tests-dir)"
+    if not project.has_tests(settings):
+        return f"no test functions under {settings.tests_dir}/ (only conftest.py or helpers)"
     return None
 
 
@@ -248,7 +292,7 @@ UNIT = SessionDef(
     commands=_unit,
     nothing_to_check=_has_tests,
     per_python=True,
-    verdict=Verdict(coverage_gate=True),
+    verdict=Verdict(coverage_gate=True, whole_run_must_test=True),
     prepare=_unit_prepare,
 )
 
@@ -321,8 +365,9 @@ COVERAGE = SessionDef(
 # --- integ --------------------------------------------------------------------------------------
 
 
-def _marked(marker: str) -> Callable[[Settings], str | None]:
+def _marked(marker_of: Callable[[Settings], str]) -> Callable[[Settings], str | None]:
     def check(settings: Settings) -> str | None:
+        marker = marker_of(settings)
         if project.marked_tests(settings, marker):
             return None
         return f"no test under {settings.tests_dir}/ is marked {marker} (@pytest.mark.{marker})"
@@ -336,9 +381,12 @@ INTEG = SessionDef(
     reports=("junit.xml",),
     tools=lambda settings: PYTEST,
     commands=lambda run: [
-        ["pytest", *run.tests(), "-m", "integ", run.junit, *run.timeout(), *run.posargs]
+        [
+            *("pytest", *run.tests(), "-m", run.settings.integ_marker),
+            *(run.junit, *run.timeout(), *run.posargs),
+        ]
     ],
-    nothing_to_check=_marked("integ"),
+    nothing_to_check=_marked(lambda settings: settings.integ_marker),
     check_is_a_guess=True,
     verdict=Verdict(tests_must_run=True),
 )
@@ -389,9 +437,12 @@ GPU = SessionDef(
     tools=lambda settings: PYTEST,
     commands=lambda run: [
         ["mlci", "doctor", "--require-gpu"],
-        ["pytest", *run.tests(), "-m", "gpu", "--run-gpu", run.junit, *run.timeout(), *run.posargs],
+        [
+            *("pytest", *run.tests(), "-m", run.settings.gpu_marker, "--run-gpu"),
+            *(run.junit, *run.timeout(), *run.posargs),
+        ],
     ],
-    nothing_to_check=_marked("gpu"),
+    nothing_to_check=_marked(lambda settings: settings.gpu_marker),
     check_is_a_guess=True,
     default=False,
     gpu=True,

@@ -62,13 +62,18 @@ class Settings:
     requirements: tuple[str, ...]
     constraints: tuple[str, ...]
     coverage_fail_under: float
+    coverage_margin: float
     pylint_fail_under: float
+    pylint_baseline: str
     mypy_baseline: str
     xdist_workers: str
     testmon: bool
     unit_shards: int
     shard: str
     test_timeout: int
+    integ_marker: str
+    gpu_marker: str
+    exclude_markers: tuple[str, ...]
     tests_dir: str
     notebooks: str
     notebook_timeout: int
@@ -140,6 +145,13 @@ def resolve(
         problems.extend(found)
 
     values = _fill_computed(values, project_name)
+    if read_project:
+        from_tools: list[str] = []
+        values = _from_tools(values, root, from_tools)
+        if from_tools and problems is None:
+            raise ConfigError(*from_tools)
+        if problems is not None:
+            problems.extend(from_tools)
     warnings = _dedupe(values)
     typed: dict[str, Any] = {option.attribute: values[option.name].value for option in OPTIONS}
     return Settings(
@@ -212,6 +224,36 @@ def _fill_computed(values: dict[str, Setting], project_name: str) -> dict[str, S
     if not values["python-versions"].value:
         current = f"{sys.version_info.major}.{sys.version_info.minor}"
         values["python-versions"] = Setting((current,), Origin.DEFAULT, "the Python running nox")
+    return values
+
+
+# mlci's option, and where the project's own tool configuration says the same (tool_config).
+FROM_TOOLS = {
+    "pylint-fail-under": ("pylint", "fail-under"),
+    "test-timeout": ("pytest", "timeout"),
+    "coverage-fail-under": ("coverage", "report.fail_under"),
+}
+
+
+def _from_tools(values: dict[str, Setting], root: Path, problems: list[str]) -> dict[str, Setting]:
+    """What the project's pylint, pytest and coverage configuration say, where mlci's own
+    settings say nothing: the project's configuration wins over mlci's defaults."""
+    from mlci import tool_config  # standard library only; read once per resolve
+
+    config = tool_config.read(root)
+    for name, (tool, key) in FROM_TOOLS.items():
+        if values[name].origin is not Origin.DEFAULT:
+            continue
+        found = getattr(config, tool).get(key)
+        if found is None:
+            continue
+        option = OPTIONS_BY_NAME[name]
+        try:
+            value = option.parse(found.value, f"{name} (from {found.source} {key})")
+        except OptionError as err:
+            problems.append(str(err))
+            continue
+        values[name] = Setting(value, Origin.TOOL, f"{found.source} {key}")
     return values
 
 

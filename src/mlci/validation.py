@@ -140,6 +140,8 @@ def _files(settings: Settings) -> list[str]:
     named += [("constraints", name) for name in settings.constraints]
     if settings.mypy_baseline:
         named.append(("mypy-baseline", settings.mypy_baseline))
+    if settings.pylint_baseline:
+        named.append(("pylint-baseline", settings.pylint_baseline))
     found: list[str] = []
     for option, name in named:
         try:
@@ -148,7 +150,8 @@ def _files(settings: Settings) -> list[str]:
             found += err.problems
             continue
         if not path.is_file():
-            hint = " (record it: `mlci init --measure`)" if option == "mypy-baseline" else ""
+            baselines = ("mypy-baseline", "pylint-baseline")
+            hint = " (record it: `mlci init --measure`)" if option in baselines else ""
             found.append(f"{option}: {name} is not a file in the project{hint}")
     return found
 

@@ -21,10 +21,12 @@ def problems(
     *,
     coverage_fail_under: float,
     coverage_expected: bool,
+    partial: bool = False,
 ) -> list[str]:
     """One line per reason the session has not passed (empty: it passed).
 
     coverage_expected: the coverage gate applies to this run (not testmon, not --no-cov).
+    partial: the run is a part of the tests by design (a shard, testmon's selection).
     """
     rules = session.verdict
     found: list[str] = []
@@ -38,6 +40,11 @@ def problems(
         found.append(
             f"{session.name}: no tests ran (mark tests with @pytest.mark.{session.name},"
             f" or leave {session.name} out of sessions)"
+        )
+    elif rules.whole_run_must_test and not partial and counts.tests == 0:
+        found.append(
+            f"{session.name}: no tests ran: pytest collected none, or every test was deselected"
+            " (-m, -k); a session that checked nothing is not green"
         )
     if rules.no_skips_except is not None and counts.tests:
         accepted = re.compile(rules.no_skips_except)

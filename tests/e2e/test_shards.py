@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,13 @@ def cases(junit_files: list[Path]) -> list[str]:
     return names
 
 
+def fix_the_failing_test(project: Path) -> None:
+    module = project / FAILING.split("::")[0]
+    module.write_text(
+        module.read_text().replace("assert False, 'broken on purpose'", "assert True")
+    )
+
+
 def github_caller(project: Path) -> None:
     workflows = project / ".github" / "workflows"
     workflows.mkdir(parents=True)
@@ -144,12 +152,12 @@ def test_three_shards_on_github(tmp_path: Path) -> None:
     assert total is not None and abs(total - unsharded_coverage(project)) < 1e-6
     assert "pytest-split] Running group" in run.text or "deselected" in run.text
 
-    # The next commit: the plan job chooses the entry the combine job saved, and every shard
-    # restores exactly that one and splits by it.
-    (project / "README.md").write_text("next commit\n")
+    # The next commit fixes the test: the plan job chooses the entry the combine job saved,
+    # every shard restores exactly that one and splits by it, and the whole run is green.
+    fix_the_failing_test(project)
     commit_all(project, "next")
     second = run_act(project, kit, tmp_path / "act-2", cache=cache)
-    assert second.job_results()["coverage"] == "success", second.text[-4000:]
+    assert set(second.job_results().values()) == {"success"}, second.text[-4000:]
     assert second.text.count("Cache restored from key: mlci-durations-") == 3
     assert "Cache found and can be restored from key: mlci-durations-" in second.text  # the plan
     folders = sorted(second.artifacts.glob("mlci-reports-unit-3.11-shard-*"))
@@ -222,6 +230,17 @@ def test_three_shards_on_gitlab(tmp_path: Path) -> None:
     assert total is not None and abs(total - unsharded_coverage(project)) < 1e-6
     # One coverage value per Python: the job of each Python shows its own.
     assert re.search(r"PASS +mlci-coverage: \[3\.11\] +\d+(\.\d+)?% coverage", pipeline.output)
+
+    # The next commit fixes the test: every job passes, every test ran once.
+    fix_the_failing_test(project)
+    commit_all(project, "next")
+    shutil.rmtree(artifacts)
+    second = run_pipeline(project, remotes, tmp_path)
+    assert second.returncode == 0 and set(second.status().values()) == {"PASS"}, second.output[
+        -4000:
+    ]
+    names = cases(sorted(artifacts.glob("mlci-unit-shard*/reports/unit-3.11-shard-*/junit.xml")))
+    assert len(names) == len(set(names)) == FILES * PER_FILE
 
 
 def test_a_shard_that_split_by_other_durations_turns_gitlab_red(tmp_path: Path) -> None:

@@ -1,0 +1,193 @@
+"""The project's own configuration of pytest, pylint, mypy and coverage, read where each tool
+itself reads it. mlci fills only what these leave unsaid (docs/architecture.md, precedence).
+
+Each tool stops at the first file it finds, so the first matching file below is the one used:
+- pytest (docs "Configuration: configuration file formats"): pytest.ini, pyproject.toml
+  `[tool.pytest.ini_options]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`; a pytest.ini
+  wins even when empty.
+- pylint (docs "Configuration: finding the configuration file"): pylintrc, .pylintrc,
+  pyproject.toml with `[tool.pylint.*]`, setup.cfg with `[pylint.*]` sections, tox.ini.
+- mypy (docs "The mypy configuration file"): mypy.ini, .mypy.ini, pyproject.toml
+  `[tool.mypy]`, setup.cfg `[mypy]`.
+- coverage (docs "Configuration reference"): .coveragerc, then setup.cfg, tox.ini (their
+  `[coverage:*]` sections), pyproject.toml `[tool.coverage.*]`, the first that has any.
+Standard library only (this runs inside nox); a file that cannot be parsed counts as absent,
+since the tool itself then reports it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci.project import read_pyproject
+
+
+@dataclass(frozen=True)
+class ToolValue:
+    """A value the project's own configuration sets, and the file it came from."""
+
+    value: Any
+    source: str  # `pyproject.toml [tool.pylint.main]`, `.pylintrc [MAIN]`, ...
+
+
+@dataclass(frozen=True)
+class ToolConfig:
+    """What mlci needs to know of the project's tool configuration."""
+
+    pytest: dict[str, ToolValue] = field(default_factory=dict)  # addopts, markers, timeout
+    pylint: dict[str, ToolValue] = field(default_factory=dict)  # fail-under
+    mypy: dict[str, ToolValue] = field(default_factory=dict)  # files, packages, modules, exclude
+    coverage: dict[str, ToolValue] = field(default_factory=dict)  # fail_under, branch
+    coverage_file: str = ""  # where coverage reads its settings ("" for none)
+
+    def markexpr(self) -> ToolValue | None:
+        """The `-m` expression the project's pytest addopts give, if any."""
+        addopts = self.pytest.get("addopts")
+        if addopts is None:
+            return None
+        expression = markexpr_of(addopts.value)
+        return ToolValue(expression, addopts.source) if expression else None
+
+
+def _ini(path: Path) -> configparser.ConfigParser | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    return parser
+
+
+def _section(parser: configparser.ConfigParser, name: str, source: str) -> dict[str, ToolValue]:
+    return {key: ToolValue(value, f"{source} [{name}]") for key, value in parser[name].items()}
+
+
+def _pytest(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
+    if (root / "pytest.ini").is_file():
+        parser = _ini(root / "pytest.ini")
+        found = parser is not None and parser.has_section("pytest")
+        return _section(parser, "pytest", "pytest.ini") if parser is not None and found else {}
+    table = pyproject.get("tool", {}).get("pytest", {}).get("ini_options")
+    if isinstance(table, dict):
+        source = "pyproject.toml [tool.pytest.ini_options]"
+        return {key: ToolValue(value, source) for key, value in table.items()}
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        parser = _ini(root / name) if (root / name).is_file() else None
+        if parser is not None and parser.has_section(section):
+            return _section(parser, section, name)
+    return {}
+
+
+def _pylint(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
+    for name in ("pylintrc", ".pylintrc"):
+        parser = _ini(root / name) if (root / name).is_file() else None
+        if parser is not None:
+            for section in ("MAIN", "main", "MASTER", "master"):
+                if parser.has_section(section):
+                    return _section(parser, section, name)
+            return {}
+    tool = pyproject.get("tool", {}).get("pylint")
+    if isinstance(tool, dict):
+        for section in ("main", "MAIN", "master", "MASTER"):
+            table = tool.get(section)
+            if isinstance(table, dict):
+                source = f"pyproject.toml [tool.pylint.{section}]"
+                return {key: ToolValue(value, source) for key, value in table.items()}
+        return {}
+    for name in ("setup.cfg", "tox.ini"):
+        parser = _ini(root / name) if (root / name).is_file() else None
+        if parser is not None:
+            for section in ("pylint.main", "pylint.MAIN", "pylint.master", "pylint.MASTER"):
+                if parser.has_section(section):
+                    return _section(parser, section, name)
+    return {}
+
+
+def _mypy(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
+    for name in ("mypy.ini", ".mypy.ini"):
+        if (root / name).is_file():
+            parser = _ini(root / name)
+            ok = parser is not None and parser.has_section("mypy")
+            return _section(parser, "mypy", name) if parser is not None and ok else {}
+    table = pyproject.get("tool", {}).get("mypy")
+    if isinstance(table, dict):
+        return {key: ToolValue(value, "pyproject.toml [tool.mypy]") for key, value in table.items()}
+    parser = _ini(root / "setup.cfg") if (root / "setup.cfg").is_file() else None
+    if parser is not None and parser.has_section("mypy"):
+        return _section(parser, "mypy", "setup.cfg")
+    return {}
+
+
+def coverage_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The file coverage reads its settings from, and its sections as a .coveragerc names
+    them (`run`, `report`, ...): values are text from ini files, TOML values from pyproject."""
+    if (root / ".coveragerc").is_file():
+        parser = _ini(root / ".coveragerc")
+        if parser is not None:
+            return ".coveragerc", {name: dict(parser[name]) for name in parser.sections()}
+    for name in ("setup.cfg", "tox.ini"):
+        parser = _ini(root / name) if (root / name).is_file() else None
+        if parser is None:
+            continue
+        found = {
+            section.removeprefix("coverage:"): dict(parser[section])
+            for section in parser.sections()
+            if section.startswith("coverage:")
+        }
+        if found:
+            return name, found
+    table = read_pyproject(root, required=False).get("tool", {}).get("coverage")
+    if isinstance(table, dict) and table:
+        return "pyproject.toml", {k: v for k, v in table.items() if isinstance(v, dict)}
+    return "", {}
+
+
+def read(root: Path) -> ToolConfig:
+    """The project's tool configuration (one read of each file)."""
+    pyproject: dict[str, Any] = read_pyproject(root, required=False)
+    source, sections = coverage_sections(root)
+    coverage = {
+        f"{section}.{key}": ToolValue(value, f"{source} [{section}]")
+        for section, values in sections.items()
+        for key, value in values.items()
+    }
+    return ToolConfig(
+        pytest=_pytest(root, pyproject),
+        pylint=_pylint(root, pyproject),
+        mypy=_mypy(root, pyproject),
+        coverage=coverage,
+        coverage_file=source,
+    )
+
+
+def markexpr_of(addopts: Any) -> str:
+    """The `-m` expression in pytest addopts, the last one winning as in pytest's own parsing;
+    "" for none. A TOML list holds one argument per item (pytest does not split them), a string
+    is split as a shell would."""
+    if isinstance(addopts, list):
+        words = [str(item) for item in addopts]
+    else:
+        try:
+            words = shlex.split(str(addopts))
+        except ValueError:
+            return ""
+    found = ""
+    for i, word in enumerate(words):
+        if word in ("-m", "--markexpr"):
+            found = words[i + 1] if i + 1 < len(words) else found
+        elif word.startswith("--markexpr="):
+            found = word.split("=", 1)[1]
+        elif word.startswith("-m") and not word.startswith("--"):
+            found = word[2:].removeprefix("=")  # `-mEXPR`, `-m=EXPR`, a list's "-m EXPR"
+    return found.strip()
+
+
+def truthy(value: Any) -> bool:
+    """A boolean as coverage and mypy read one from an ini file or TOML."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
