@@ -37,7 +37,10 @@ def test_it_carries_what_mlci_and_the_gpu_session_need() -> None:
         for requirement in project["dependencies"]
         if "python_version < '3.11'" not in requirement
     }
-    for requirement in BY_NAME["gpu"].tools(None):  # type: ignore[arg-type]
+    from mlci.settings import resolve
+
+    sample = resolve(ROOT / "examples" / "sample-model", environ={})
+    for requirement in BY_NAME["gpu"].tools(sample):
         needed.add(re.match(r"[A-Za-z0-9._-]+", requirement)[0])  # type: ignore[index]
     assert needed <= carried(), needed - carried()
     assert "hatchling" in carried()  # the sample project is built offline

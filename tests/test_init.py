@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,286 @@ def test_python_versions_follow_requires_python_and_the_wheels_there_are(
     proposal = init.propose(root)
     assert proposal.table["python-versions"][0] == "3.12"
     assert "3.11" not in proposal.table["python-versions"]
+
+
+# --- init --measure, against a stand-in noxfile: real nox, no environments ---------------------
+
+FAKE_NOXFILE = '''"""Stand-ins for mlci's sessions: each does what fake-sessions.json says."""
+
+import json
+import pathlib
+
+import nox
+
+HERE = pathlib.Path(__file__).parent
+for name, step in json.loads((HERE / "fake-sessions.json").read_text()).items():
+
+    def run(session, step=step):
+        for path, text in step.get("files", {}).items():
+            (HERE / path).parent.mkdir(parents=True, exist_ok=True)
+            (HERE / path).write_text(text)
+        print(step.get("log", "FAKE-SESSION-LOG-LINE"))
+        if "abort" in step:
+            session.error(step["abort"])
+        if "program" in step:
+            session.run(step["program"], external=True)
+
+    nox.session(name=name, venv_backend="none")(run)
+'''
+PYLINT_JSON = '{"messages": [], "statistics": {"score": 8.57}}'
+COVERAGE_XML = '<coverage lines-valid="3" lines-covered="2" branches-valid="0"></coverage>'
+TOOL_TABLE = (
+    "\n[tool.mlci]\n# my own settings, by hand\npython-versions = ['3.11']\n"
+    'tests-dir = "tests"\nrequirements = ["requirements-dev.txt"]\n'
+    "test-timeout = 300  # the GPU box is slow\n"
+)
+
+
+def fake_sessions(root: Path, steps: dict[str, dict[str, object]]) -> None:
+    """A noxfile of our own (init keeps it: it differs) whose sessions do what `steps` say; a
+    step's `tool` runs as a program of that name that prints `says` and exits `exit`."""
+    (root / "noxfile.py").write_text(FAKE_NOXFILE)
+    tools = root.parent / "fake-tools"
+    tools.mkdir(exist_ok=True)
+    for step in steps.values():
+        if "tool" in step:
+            program = tools / str(step["tool"])
+            program.write_text(f"#!/bin/sh\necho '{step.get('says', '')}'\nexit {step['exit']}\n")
+            program.chmod(0o755)
+            step["program"] = str(program)
+    (root / "fake-sessions.json").write_text(json.dumps(steps))
+
+
+def measured_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pyproject_src with a [tool.mlci] written by hand (a key init never writes, comments)."""
+    pyproject_src(root)
+    monkeypatch.setattr(init, "_pythons_here", lambda candidates: ["3.11"])
+    (root / "requirements-dev.txt").write_text("pytest\n")
+    path = root / "pyproject.toml"
+    rye = "[tool.rye]\ndev-dependencies = ['pytest>=8', 'einops>=0.8']\n"
+    path.write_text(path.read_text().replace(rye, "[tool.ruff]\nline-length = 99\n") + TOOL_TABLE)
+    return root
+
+
+GREEN_TODAY: dict[str, dict[str, object]] = {
+    "lint": {"files": {"reports/lint/pylint.json": PYLINT_JSON}, "tool": "pylint", "exit": 16},
+    "mypy": {},
+    "unit-3.11": {
+        "files": {"reports/unit-3.11/coverage.xml": COVERAGE_XML},
+        "abort": "unit: coverage 66.67% is under coverage-fail-under 80%",
+    },
+}
+
+
+def test_measure_changes_only_the_keys_it_measured_and_twice_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = measured_project(tmp_path / "project", monkeypatch)
+    fake_sessions(root, GREEN_TODAY)
+    before = (root / "pyproject.toml").read_text()
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    out = capsys.readouterr().out
+    after = (root / "pyproject.toml").read_text()
+    # The user's table, every line and comment as it was, and the two keys measured after it;
+    # coverage 66.67% less coverage-margin's 1 point, rounded down.
+    assert after == before + "pylint-fail-under = 8.5\ncoverage-fail-under = 65\n"
+    assert "+pylint-fail-under = 8.5\n+coverage-fail-under = 65" in out  # the diff is shown
+    assert re.search(r"lint +green", out) and re.search(r"unit-3.11 +green", out)
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    assert "mlci init: measured: nothing to change" in capsys.readouterr().out
+    assert (root / "pyproject.toml").read_text() == after
+
+
+def test_measure_prints_a_line_per_session_and_the_table_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = measured_project(tmp_path / "project", monkeypatch)
+    fake_sessions(root, GREEN_TODAY)
+    both = io.StringIO()  # stdout and stderr in the order they were written
+    monkeypatch.setattr(sys, "stdout", both)
+    monkeypatch.setattr(sys, "stderr", both)
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    said = both.getvalue()
+    assert said.index("session unit ") < said.index("mlci init: measuring lint, mypy, unit-3.11")
+    progress = [line for line in said.splitlines() if line.startswith("mlci init: [")]
+    assert [line.split(" ...")[0] for line in progress] == [
+        "mlci init: [1/3] lint",
+        "mlci init: [2/3] mypy",
+        "mlci init: [3/3] unit-3.11",
+    ]
+    assert "FAKE-SESSION-LOG-LINE" not in said  # the sessions' own output: in the log
+    assert "(nox's log: reports/mlci-init.log)" in said
+    assert "FAKE-SESSION-LOG-LINE" in (root / "reports" / "mlci-init.log").read_text()
+
+
+def test_measure_names_each_session_that_could_not_run_and_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = measured_project(tmp_path / "project", monkeypatch)
+    plugin = 'pyproject.toml:1: error: Error importing plugin "nope": No module named nope'
+    fake_sessions(
+        root,
+        {
+            "lint": {"abort": "installing into py3.11-cpu failed: no version of pylint>=99"},
+            "mypy": {"tool": "mypy", "says": plugin, "exit": 2},
+            "unit-3.11": {},
+        },
+    )
+    before = (root / "pyproject.toml").read_text()
+    assert main(["init", "--project", str(root), "--measure"]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("mlci: error:")]
+    assert errors == [
+        "mlci: error: lint: installing into py3.11-cpu failed: no version of pylint>=99"
+        " (nox's log: reports/mlci-init.log)",
+        f"mlci: error: mypy: could not run: mypy exited 2: {plugin}"
+        " (nox's log: reports/mlci-init.log)",
+    ]
+    assert re.search(r"mypy +red +could not run", captured.out)
+    assert re.search(r"unit-3.11 +green +passed", captured.out)
+    assert (root / "pyproject.toml").read_text() == before  # nothing measured, nothing changed
+    assert not (root / "mypy-baseline.txt").exists()
+
+
+def test_measure_runs_the_sessions_a_kept_table_chose_and_says_when_one_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = measured_project(tmp_path / "project", monkeypatch)
+    path = root / "pyproject.toml"
+    path.write_text(path.read_text() + "sessions = ['unit']\n")
+    fake_sessions(root, {"unit-3.11": {}})  # a noxfile with unit-3.11 only
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    assert "mlci init: measuring unit-3.11 (" in capsys.readouterr().err
+    fake_sessions(root, {"other": {}})  # a noxfile without it
+    assert main(["init", "--project", str(root), "--measure"]) == 1
+    err = capsys.readouterr().err
+    assert "mlci: error: unit-3.11: did not run: Sessions not found: unit-3.11" in err
+
+
+@pytest.mark.parametrize(
+    ("link", "flags"),
+    [("noxfile.py", []), (".pre-commit-config.yaml", ["--pre-commit"]), (".github", ["--github"])],
+)
+def test_a_link_that_leaves_the_project_is_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str, flags: list[str]
+) -> None:
+    root = pyproject_src(tmp_path / "project")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if link == ".github":
+        (elsewhere / link).mkdir()  # a folder of another repository
+    (root / link).symlink_to(elsewhere / link)  # a file there: dangling, to be made there
+    before = (root / "pyproject.toml").read_text()
+    assert main(["init", "--project", str(root), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mlci: error: {link} is a symbolic link to {elsewhere / link},")
+    assert len(err.splitlines()) == 1
+    assert [p.name for p in elsewhere.rglob("*")] == ([".github"] if link == ".github" else [])
+    assert (root / "pyproject.toml").read_text() == before
+    assert not (root / "noxfile.py").is_file()
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_github_caller_runs_on_the_default_branch_not_the_checked_out_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    root = pyproject_src(tmp_path / "project")
+    git(root, "init", "-q", "-b", "wip")
+    caller = root / ".github" / "workflows" / "ci.yml"
+    for setup, branch, why in [
+        ((), "main", "neither origin/HEAD nor git's init.defaultBranch is set"),
+        (("config", "init.defaultBranch", "trunk"), "trunk", "git's init.defaultBranch"),
+        (
+            ("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/develop"),
+            "develop",
+            "the remote's default branch (origin/HEAD)",
+        ),
+    ]:
+        if setup:
+            git(root, *setup)
+        assert main(["init", "--project", str(root), "--github", "--force"]) == 0
+        assert f"    branches: [{branch}]\n" in caller.read_text()
+        assert re.search(
+            rf"ci.yml push branch +{branch} +{re.escape(why)}", capsys.readouterr().out
+        )
+
+
+def test_a_crlf_pyproject_keeps_its_line_endings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = pyproject_src(tmp_path)
+    path = root / "pyproject.toml"
+    original = path.read_bytes().replace(b"\n", b"\r\n")
+    path.write_bytes(original)
+    assert main(["init", "--project", str(root)]) == 0
+    text = path.read_bytes()
+    assert text.startswith(original) and b"[tool.mlci]\r\n" in text
+    assert text.count(b"\n") == text.count(b"\r\n")  # not one bare LF
+    change = init.measured_change(root, {"coverage-fail-under": 66})
+    assert '"unit"]\r\ncoverage-fail-under = 66\r\n' in change.new
+    assert change.new.count("\n") == change.new.count("\r\n")
+
+
+def test_bad_inputs_are_one_line_and_nothing_is_half_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = pyproject_src(tmp_path / "a")
+    path = root / "pyproject.toml"
+    before = path.read_text()
+    path.write_text(before.replace("dependencies = ['torch>=2.4']", "dependencies = 5"))
+    assert main(["init", "--project", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "mlci: error: pyproject.toml: [project] dependencies must be a list of strings"
+        " (PEP 621), not 5\n"
+    )
+    path.write_text(before)
+    (root / "noxfile.py").mkdir()  # after pyproject.toml, init would have written it
+    assert main(["init", "--project", str(root)]) == 2
+    assert capsys.readouterr().err.startswith("mlci: error: noxfile.py is a folder")
+    assert path.read_text() == before
+    (root / "noxfile.py").rmdir()
+    (root / "noxfile.py").write_bytes(b"# \xff\xfe not UTF-8\n")  # somebody else's noxfile
+    assert main(["init", "--project", str(root)]) == 0
+    assert "noxfile.py" in capsys.readouterr().out
+    assert (root / "noxfile.py").read_bytes() == b"# \xff\xfe not UTF-8\n"  # kept: it differs
+    assert main(["init", "--project", str(root), "--force"]) == 0
+    assert (root / "noxfile.py").read_text() == init.NOXFILE
+
+
+def test_notebooks_are_found_where_they_are_and_the_folder_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = pyproject_src(tmp_path)
+    monkeypatch.setattr(init, "_pythons_here", lambda candidates: ["3.11"])
+    for name in (
+        "examples/train.ipynb",
+        "examples/tutorials/infer.ipynb",
+        "docs/howto.ipynb",
+        "examples/.ipynb_checkpoints/train-checkpoint.ipynb",
+        ".venv/lib/site.ipynb",
+        ".nox/env/x.ipynb",
+        "node_modules/pkg/y.ipynb",
+        ".github/z.ipynb",
+        ".cache/a.ipynb",
+        ".hidden/b.ipynb",
+        ".more/c.ipynb",
+    ):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("{}")
+    found = inspect(root)
+    assert found.notebooks == "examples"
+    proposal = init.propose(root)
+    assert proposal.table["notebooks"] == "examples"
+    [row] = [row for row in proposal.rows if row.what == "session nbmake"]
+    assert row.value == "on"
+    assert row.why == (
+        "2 notebook(s) under examples/; not run: 1 in docs/ (nbmake runs one folder: set notebooks)"
+    )

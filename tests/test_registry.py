@@ -194,3 +194,10 @@ def test_what_each_session_needs_to_have_something_to_check(
         (settings.root / name).write_text(text)
     found = BY_NAME[session].nothing_to_check(settings)
     assert found == why if why is None else found is not None and found.startswith(why)
+
+
+def test_descriptions_name_this_projects_folder_and_markers(write_project: WriteProject) -> None:
+    settings = project(write_project, "notebooks = 'examples'\ninteg-marker = 'integration'\n")
+    assert "every notebook under `examples/`" in BY_NAME["nbmake"].runs_here(settings)
+    assert "`pytest -m integration`" in BY_NAME["integ"].runs_here(settings)
+    assert "notebooks/" not in BY_NAME["nbmake"].runs_here(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import configparser
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,6 +112,16 @@ def _requirement_names(lines: list[str]) -> set[str]:
     return names
 
 
+def _strings(table: dict[str, Any], key: str, where: str) -> list[str]:
+    """A list of strings from pyproject.toml; anything else is one line, not a traceback."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f"pyproject.toml: {where} {key} must be a list of strings (PEP 621), not {value!r}"
+        )
+    return value
+
+
 def inspect(root: Path) -> Findings:
     """Read the repository at `root`; ConfigError when nothing says it is a Python project."""
     root = root.resolve()
@@ -131,7 +142,7 @@ def inspect(root: Path) -> Findings:
         found.built_with = "pyproject.toml [project]"
         found.name = str(table.get("name", ""))
         found.requires_python = str(table.get("requires-python", ""))
-        dependencies = _requirement_names(list(table.get("dependencies", [])))
+        dependencies = _requirement_names(_strings(table, "dependencies", "[project]"))
     elif setup_py or (root / "setup.py").is_file():
         found.built_with = "setup.py"
         found.name = setup_py.get("name", "")
@@ -227,15 +238,49 @@ def _tests(found: Findings) -> None:
         for path in _files(root / found.tests_dir, "*.py"):
             text = path.read_text(encoding="utf-8", errors="replace")
             found.markers |= set(re.findall(r"\bmark\.(integ|gpu|slow)\b", text))
-    notebooks = [p for p in _files(root, "*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    if notebooks:
-        folders = sorted({p.relative_to(root).parts[0] for p in notebooks if len(p.parts) > 1})
-        top = [p for p in notebooks if p.parent == root]
-        if not top and len(folders) == 1:
-            found.notebooks = folders[0]
-        elif not top and "notebooks" in folders:
-            found.notebooks = "notebooks"
-        found.notes["notebooks"] = f"{len(notebooks)} notebook(s) in {', '.join(folders) or '.'}"
+    _notebooks(found)
+
+
+def notebook_files(root: Path, limit: int = 5000) -> list[Path]:
+    """Every notebook in the project, relative to it; hidden folders (.ipynb_checkpoints, .nox,
+    .venv, .git), environments and build output are not looked into."""
+    found: list[Path] = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in SKIPPED)
+        here = Path(folder).relative_to(root)
+        found += [here / name for name in sorted(files) if name.endswith(".ipynb")]
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _notebooks(found: Findings) -> None:
+    """The folder nbmake runs: notebooks/ when it has any, else the one holding the most."""
+    by_folder: dict[str, int] = {}
+    for path in notebook_files(found.root):
+        top = path.parts[0] if len(path.parts) > 1 else "."
+        by_folder[top] = by_folder.get(top, 0) + 1
+    folders = sorted(
+        (name for name in by_folder if name != "."),
+        key=lambda name: (name != "notebooks", -by_folder[name], name),
+    )
+    if not folders:
+        if by_folder:
+            found.notes["notebooks"] = (
+                f"{by_folder['.']} notebook(s) in the project's own folder only: nbmake runs a"
+                " folder's notebooks (move them into notebooks/)"
+            )
+        return
+    found.notebooks = folders[0]
+    note = f"{by_folder[folders[0]]} notebook(s) under {folders[0]}/"
+    others = [
+        f"{by_folder[name]} in {'the project folder' if name == '.' else name + '/'}"
+        for name in [*folders[1:], "."]
+        if name in by_folder
+    ]
+    if others:
+        note += f"; not run: {', '.join(others)} (nbmake runs one folder: set notebooks)"
+    found.notes["notebooks"] = note
 
 
 def _tools(

@@ -3,17 +3,19 @@
 It reads the repository (`discover.py`), chooses settings that fit what is there, and writes
 the two-line noxfile, `[tool.mlci]` and, when asked, the CI callers and a starter pre-commit
 config. It never overwrites a file that differs without `--force`, writes nothing with
-`--dry-run` (it shows the diff), and changes nothing when run twice. `--measure` runs the
-sessions once and records what the code has today (pylint's score, mypy's errors, coverage),
-so the first `nox` is green and only a regression fails.
+`--dry-run` (it shows the diff), and changes nothing when run twice. Every target is checked
+before anything is written (a link out of the project, a folder where a file goes: one line).
+`--measure` (`init_measure.py`) runs the sessions once and records what the code has today
+(pylint's score, mypy's errors, coverage) in those keys only, so the first `nox` is green and
+only a regression fails; a session that stays red makes init exit 1, naming it and why.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,18 +25,17 @@ from typing import Any
 
 import tomlkit
 
-from mlci import checks, project, release
+from mlci import init_measure, project, release, toml_edit
 from mlci._version import __version__
 from mlci.compat import load
 from mlci.discover import Findings, inspect
 from mlci.errors import ConfigError
-from mlci.junit import ReportError, totals
 from mlci.project import REPORTS
-from mlci.registry import BY_NAME, Run
+from mlci.registry import BY_NAME
 from mlci.settings import resolve
-from mlci.summary import total_coverage
 from mlci.torch_source import folder_pythons
 
+BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")  # a branch name safe in YAML flow
 KIT_REPOSITORY = "acme/mlci"  # where the callers written here take the workflow and template
 NOXFILE = '''"""This project's CI sessions (lint, mypy, unit, ...), configured by [tool.mlci]."""
 
@@ -42,7 +43,6 @@ import mlci
 
 mlci.sessions()
 '''
-MYPY_BASELINE = "mypy-baseline.txt"
 RUFF = "ruff==0.17.6"
 PRE_COMMIT = f"""# Starter hooks from mlci init: ruff from PyPI (no git clones).
 # `pre-commit run --all-files` shows what they find; `ruff check --fix`, `ruff format` fix most.
@@ -81,7 +81,6 @@ class Proposal:
     rows: list[Row] = field(default_factory=list)
     dependency_groups: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # relative path -> content
-    recorded: list[Path] = field(default_factory=list)  # files the measurement wrote
 
 
 def _pythons_here(candidates: list[str]) -> list[str]:
@@ -152,7 +151,9 @@ def propose(
         proposal.files[".pre-commit-config.yaml"] = PRE_COMMIT
     proposal.files["noxfile.py"] = NOXFILE
     if github:
-        proposal.files[".github/workflows/ci.yml"] = _github(found)
+        branch, why = default_branch(root)
+        proposal.rows.append(Row("ci.yml push branch", branch, why))
+        proposal.files[".github/workflows/ci.yml"] = _github(branch)
     if gitlab:
         cpu = [name for name in chosen if not BY_NAME[name].gpu]
         proposal.files[".gitlab-ci.yml"] = _gitlab(pythons, cpu)
@@ -203,6 +204,8 @@ def _sessions(root: Path, found: Findings, proposal: Proposal) -> list[str]:
             state = "on" if session.default else "on request"
             proposal.rows.append(Row(f"session {name}", state, _runs(name, found)))
         else:
+            if name == "nbmake" and "notebooks" in found.notes:
+                why += f"; {found.notes['notebooks']}"
             proposal.rows.append(Row(f"session {name}", "off", why))
     proposal.table["sessions"] = chosen
     return chosen
@@ -220,20 +223,29 @@ def _runs(name: str, found: Findings) -> str:
     return reasons[name]
 
 
-def _default_branch(root: Path) -> str:
-    done = subprocess.run(
-        ["git", "symbolic-ref", "--short", "HEAD"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    branch = done.stdout.strip()
-    return branch if done.returncode == 0 and checks.label(branch) is None and branch else "main"
+def _git(root: Path, *args: str) -> str:
+    """One line from git, or "" when git is missing or says no."""
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def _github(found: Findings) -> str:
-    branch = _default_branch(found.root)
+def default_branch(root: Path) -> tuple[str, str]:
+    """The branch pushes to run CI on, and why: the remote's default branch, else the one git
+    is configured to start repositories with, else main; never whichever is checked out."""
+    remote = _git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+    branch = remote.removeprefix("refs/remotes/origin/")
+    if remote.startswith("refs/remotes/origin/") and BRANCH.fullmatch(branch):
+        return branch, "the remote's default branch (origin/HEAD)"
+    configured = _git(root, "config", "--get", "init.defaultBranch")
+    if BRANCH.fullmatch(configured):
+        return configured, "git's init.defaultBranch (no origin/HEAD)"
+    return "main", "neither origin/HEAD nor git's init.defaultBranch is set"
+
+
+def _github(branch: str) -> str:
     major = release.major_tag(f"refs/tags/v{__version__}")
     return f"""# CI for this project: mlci's reusable workflow runs the same nox sessions as `nox`,
 # configured by [tool.mlci] in pyproject.toml. Written by `mlci init --github`.
@@ -288,40 +300,51 @@ class Change:
         return self.old != self.new
 
 
+def _mlci_values(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in ("", [], None)}
+
+
 def _mlci_table(values: dict[str, Any]) -> Any:
     table = tomlkit.table()
     table.add(tomlkit.comment("Written by `mlci init`; `mlci options` lists every setting."))
     for key, value in values.items():
-        if value not in ("", [], None):
-            table[key] = value
+        table[key] = value
     return table
 
 
-def pyproject_change(
-    root: Path, proposal: Proposal, updates: dict[str, Any] | None = None, *, replace: bool
-) -> Change:
+def pyproject_change(root: Path, proposal: Proposal, *, replace: bool) -> Change:
     """pyproject.toml with [tool.mlci] (and a new [dependency-groups] table, if proposed).
 
-    An existing [tool.mlci] that differs is kept unless `replace`.
+    An existing [tool.mlci] that differs is kept unless `replace`; the rest of the file is
+    kept as it is, line endings included.
     """
     path = root / "pyproject.toml"
-    old = path.read_text(encoding="utf-8") if path.is_file() else None
-    document = tomlkit.parse(old) if old is not None else tomlkit.document()
-    if "tool" not in document:
-        document["tool"] = tomlkit.table(is_super_table=True)
-    tool: Any = document["tool"]
-    wanted = _mlci_table({**proposal.table, **(updates or {})})
-    existing = tool.get("mlci")
+    old = toml_edit.read_text(path)
+    document = toml_edit.parse(old, path)
+    wanted = _mlci_values(proposal.table)
+    existing = toml_edit.mlci_table(document)
     if existing is None or replace:
-        tool["mlci"] = wanted
-    elif existing.unwrap() != wanted.unwrap():
-        proposal.rows.append(Row("[tool.mlci]", "exists", "kept as it is; --force replaces it"))
+        toml_edit.tool_table(document)["mlci"] = _mlci_table(wanted)
+    else:
+        have = existing.unwrap()
+        differs = [key for key, value in wanted.items() if have.get(key) != value]
+        if differs:
+            why = f"kept as it is (init would set {', '.join(differs)}); --force replaces it"
+            proposal.rows.append(Row("[tool.mlci]", "exists", why))
     if proposal.dependency_groups and "dependency-groups" not in document:
         groups = tomlkit.table()
         for name, items in proposal.dependency_groups.items():
             groups[name] = items
         document["dependency-groups"] = groups
-    return Change(path, old, tomlkit.dumps(document))
+    return Change(path, old, toml_edit.dumps(document, toml_edit.newline(old)))
+
+
+def measured_change(root: Path, updates: dict[str, Any]) -> Change:
+    """pyproject.toml with only the measured keys of [tool.mlci] set; every other key, comment
+    and line as it was."""
+    path = root / "pyproject.toml"
+    old = toml_edit.read_text(path)
+    return Change(path, old, toml_edit.merge(old, path, updates) if updates else old or "")
 
 
 def changes(root: Path, proposal: Proposal, *, force: bool) -> list[Change]:
@@ -329,12 +352,41 @@ def changes(root: Path, proposal: Proposal, *, force: bool) -> list[Change]:
     found = [pyproject_change(root, proposal, replace=force)]
     for name, content in proposal.files.items():
         path = root / name
-        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        old = toml_edit.read_text(path)
         if old is not None and old != content and not force:
             proposal.rows.append(Row(name, "exists", "kept (it differs); --force replaces it"))
             continue
         found.append(Change(path, old, content))
     return found
+
+
+def check_targets(root: Path, paths: list[Path]) -> None:
+    """Before anything is written: each target is a file (or nothing yet) inside the project,
+    reached through real folders or links that stay inside; else one line, nothing written."""
+    base = root.resolve()
+    for path in paths:
+        relative = path.relative_to(root)
+        for depth in range(1, len(relative.parts) + 1):
+            shown = Path(*relative.parts[:depth])
+            _check_step(base, root / shown, shown, last=depth == len(relative.parts))
+
+
+def _check_step(base: Path, current: Path, shown: Path, *, last: bool) -> None:
+    if current.is_symlink():
+        try:
+            target: Path | None = current.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            target = None
+        if target is None or (target != base and base not in target.parents):
+            raise ConfigError(
+                f"{shown} is a symbolic link to {os.readlink(current)}, outside the project:"
+                f" mlci init writes only inside {base} (remove the link, or make it a file)"
+            )
+    if not last and current.exists() and not current.is_dir():
+        raise ConfigError(f"{shown} is not a folder, so mlci init cannot write below it")
+    if last and current.exists() and not current.is_file():
+        kind = "a folder" if current.is_dir() else "not a regular file"
+        raise ConfigError(f"{shown} is {kind}: mlci init writes a file there (move it away)")
 
 
 def diff(change: Change, root: Path) -> str:
@@ -346,106 +398,17 @@ def diff(change: Change, root: Path) -> str:
 
 
 def write(found: list[Change]) -> list[Path]:
+    """Write what changed, exactly (no newline translation); check_targets has run."""
     written = []
     for change in found:
         if change.changed:
-            change.path.parent.mkdir(parents=True, exist_ok=True)
-            change.path.write_text(change.new, encoding="utf-8")
+            try:
+                change.path.parent.mkdir(parents=True, exist_ok=True)
+                change.path.write_text(change.new, encoding="utf-8", newline="")
+            except OSError as err:
+                raise ConfigError(f"cannot write {change.path}: {err.strerror}") from None
             written.append(change.path)
     return written
-
-
-# --- measuring ----------------------------------------------------------------------------------
-
-
-def measure(root: Path, proposal: Proposal) -> dict[str, Any]:
-    """Run the chosen CPU sessions once; what the code has today, as settings."""
-    settings = resolve(root, environ={})
-    sessions = [
-        name
-        for definition in BY_NAME.values()
-        if definition.name in proposal.table["sessions"] and not definition.gpu
-        for name in definition.nox_names(settings)
-    ]
-    command = [sys.executable, "-m", "nox", "--noxfile", str(root / "noxfile.py"), "-s", *sessions]
-    print(f"mlci init: measuring: {' '.join(command[2:])}", file=sys.stderr, flush=True)
-    subprocess.run(command, cwd=root, check=False)
-    updates: dict[str, Any] = {}
-    reports = root / REPORTS
-    score = _pylint_score(reports / "lint" / "pylint.json")
-    if score is not None and score < 10:
-        floor = math.floor(score * 10) / 10
-        updates["pylint-fail-under"] = floor
-        proposal.rows.append(
-            Row("pylint-fail-under", f"{floor:g}", f"pylint's score today: {score:.2f}")
-        )
-    if "mypy" in proposal.table["sessions"]:
-        recorded = _record_mypy(root, settings)
-        if recorded:
-            updates["mypy-baseline"] = MYPY_BASELINE
-            proposal.rows.append(Row("mypy-baseline", MYPY_BASELINE, recorded))
-            proposal.recorded.append(root / MYPY_BASELINE)
-    # The first Python's unit report, or the first one there is (its install may have failed).
-    units = sorted(reports.glob("unit-*/coverage.xml"), key=lambda p: p.parent.name)
-    first = reports / f"unit-{settings.main_python}"
-    unit = first if (first / "coverage.xml").is_file() else (units[0].parent if units else first)
-    total = None
-    try:
-        total = total_coverage(unit / "coverage.xml")
-        counts = totals(unit / "junit.xml")
-    except ReportError:
-        counts = None
-    if total is not None:
-        floor_total = math.floor(total)
-        updates["coverage-fail-under"] = floor_total
-        proposal.rows.append(
-            Row("coverage-fail-under", f"{floor_total:g}", f"coverage today: {total:.2f}%")
-        )
-    if counts is not None and (counts.failures or counts.errors):
-        proposal.rows.append(
-            Row("unit", "red", f"{counts.failures + counts.errors} test(s) fail today: fix them")
-        )
-    return updates
-
-
-def _pylint_score(path: Path) -> float | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return float(data["statistics"]["score"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _record_mypy(root: Path, settings: Any) -> str | None:
-    """Record today's mypy errors as the baseline, with the environment's own mlci and mypy."""
-    environment = (
-        root / ".nox" / ".cache" / "mlci" / f"py{settings.main_python}-{settings.torch_backend}"
-    )
-    binaries = environment / ("Scripts" if os.name == "nt" else "bin")
-    if not (binaries / "mypy").exists():
-        return None
-    [mypy] = BY_NAME["mypy"].commands(Run(settings, "mypy", Path(REPORTS) / "mypy"))
-    if mypy[0] != "mypy":
-        return None  # a baseline is already in use
-    command = [
-        str(binaries / "mlci"),
-        "mypy-baseline",
-        "--record",
-        "--baseline",
-        MYPY_BASELINE,
-        "--output",
-        str(Path(REPORTS) / "mypy" / "mypy.txt"),
-        "--",
-        str(binaries / "mypy"),
-        *[arg for arg in mypy[1:] if not arg.startswith("--junit-xml")][: len(mypy) - 3],
-    ]
-    env = {**os.environ, "PATH": f"{binaries}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, check=False)
-    errors = (root / REPORTS / "mypy" / "mypy.txt").read_text(encoding="utf-8").count(": error:")
-    if done.returncode != 0 or not errors:
-        (root / MYPY_BASELINE).unlink(missing_ok=True)
-        return None
-    return f"{errors} mypy errors today, recorded: only new ones fail"
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -459,6 +422,11 @@ def render(rows: list[Row]) -> str:
     )
 
 
+def _shown(root: Path, written: list[Path]) -> str:
+    names = sorted({str(path.relative_to(root)) for path in written})
+    return "wrote " + ", ".join(names) if names else "nothing to change"
+
+
 def main(
     root: Path,
     *,
@@ -470,27 +438,50 @@ def main(
     measure_first: bool,
 ) -> int:
     """`mlci init`: decide, show, write (unless a dry run), measure when asked."""
+    root = root.resolve()
     proposal = propose(root, github=github, gitlab=gitlab, pre_commit=pre_commit)
     found = changes(root, proposal, force=force)
+    targets = [change.path for change in found if change.changed]
+    if measure_first:  # what the measurement writes, checked before anything is written
+        targets += [root / init_measure.MYPY_BASELINE, root / init_measure.LOG]
+        targets += [root / init_measure.REPORT, root / REPORTS / ".gitignore"]
+        targets += [root / "pyproject.toml"]
+    check_targets(root, targets)
+    print(render(proposal.rows), flush=True)
     if dry_run:
-        print(render(proposal.rows))
         for change in found:
             if change.changed:
                 print(diff(change, root))
         print("mlci init: --dry-run: nothing written")
         return 0
-    written = write(found)
+    print(f"mlci init: {_shown(root, write(found))}", flush=True)
     if measure_first:
-        updates = measure(root, proposal)
-        if updates:
-            written += write([pyproject_change(root, proposal, updates, replace=True)])
-        written += proposal.recorded
-    print(render(proposal.rows))
-    shown = sorted({str(path.relative_to(root)) for path in written})
-    print(f"mlci init: {'wrote ' + ', '.join(shown) if shown else 'nothing to change'}")
-    if not measure_first:
-        print(
-            "mlci init: next, `mlci init --measure` runs the sessions once and records today's"
-            " pylint score, mypy errors and coverage, so the first `nox` is green"
-        )
+        return _measure(root)
+    print(
+        "mlci init: next, `mlci init --measure` runs the sessions once and records today's"
+        " pylint score, mypy errors and coverage, so the first `nox` is green"
+    )
     return 0
+
+
+def _measure(root: Path) -> int:
+    """Run the sessions, record what was measured (only those keys), show each session's state;
+    1 when a session is red (then the next `nox` would be too)."""
+    result = init_measure.measure(root)
+    if not result.outcomes:
+        print("mlci init: --measure: no CPU session to run")
+        return 0
+    rows = [Row(o.session, "green" if o.green else "red", o.why) for o in result.outcomes]
+    rows += [Row(key, str(result.updates[key]), note) for key, note in result.notes.items()]
+    print("mlci init: each session today, once what was measured is recorded:")
+    print(render(rows))
+    change = measured_change(root, result.updates)
+    if change.changed:
+        print(diff(change, root), end="")
+    print(f"mlci init: measured: {_shown(root, write([change]) + result.recorded)}")
+    for outcome in result.red:
+        print(
+            f"mlci: error: {outcome.session}: {outcome.why} (nox's log: {init_measure.LOG})",
+            file=sys.stderr,
+        )
+    return 1 if result.red else 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci import locks, torch_source
+from mlci import locks, torch_source, uv_sources
 from mlci._version import __version__
 from mlci.image import ImageTorch
 from mlci.project import read_pyproject
@@ -46,6 +46,8 @@ def request(
     """The install of the project (with its extras and groups), the session tools and mlci.
 
     image: install around the torch of a GPU image (gpu-torch = image) instead of a build.
+    Reads `UV_INDEX` and index credentials from the environment only when the project names its
+    own torch index (uv_sources.py).
     """
     pyproject = read_pyproject(settings.root, required=False)
     source = None
@@ -76,26 +78,28 @@ def request(
         locked = tuple(versions)
         files.append(["-c", str(pins)])
         followed.append(lock)
-        follows = "uv.lock (its versions"
+        follows = f"{locks.lock_named(root, lock)} (its versions"
         follows += f"; torch {', '.join(locked)} as +{backend})" if locked and source else ")"
-    elif locks.lock_of(root) is not None:
-        follows = "pyproject.toml, resolved afresh (resolution = newest: uv.lock ignored)"
+    elif (ignored := locks.lock_of(root)) is not None:
+        follows = f"pyproject.toml, resolved afresh (resolution = newest: {ignored.name} ignored)"
     if settings.requirements or settings.constraints:
         follows += " with " + ", ".join([*settings.requirements, *settings.constraints])
     if image is not None:
         follows += f"; torch {image.torch} (CUDA {image.cuda}) of the image, kept"
+    environment: dict[str, str] = {}
+    if source is not None:
+        # The project's own torch index (uv's PyTorch guide) gives way to the job's build.
+        replaced = uv_sources.replaced_indexes(root, source)
+        environment = {**source.environment(), **uv_sources.index_environment(replaced, source)}
+        if replaced:
+            indexes = "index" if len(replaced) == 1 else "indexes"
+            follows += f"; its torch {indexes} {', '.join(replaced)} replaced by the job's"
     args = ["-e", project, *groups, *[arg for pair in files for arg in pair]]
     args += [*tools, *mlci_requirement()]
     if source is not None:
         args += source.install_args()
     return InstallRequest(
-        args,
-        source,
-        source.environment() if source else {},
-        tuple(followed),
-        follows,
-        lock is not None,
-        locked,
+        args, source, environment, tuple(followed), follows, lock is not None, locked
     )
 
 
@@ -161,18 +165,22 @@ def failure_reason(output: str, failed: InstallRequest) -> str:
 
 
 def _uv_reason(output: str, source: TorchSource | None) -> str:
-    """uv's own first error line, plus a hint only where it fits."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    """uv's own first error line, with what it lists after a trailing colon, plus a hint only
+    where it fits."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     start = next(
-        (i for i, line in enumerate(lines) if line.startswith(("error:", UV_CROSS))), len(lines) - 1
+        (i for i, line in enumerate(lines) if line.lstrip().startswith(("error:", UV_CROSS))),
+        len(lines) - 1,
     )
     if start < 0:
         return "uv failed without a message"
-    reason = lines[start].removeprefix("error:").removeprefix(UV_CROSS).strip()
+    first, after = _with_items(lines, start)
+    reason = first.removeprefix("error:").removeprefix(UV_CROSS).strip()
     # "No solution found when resolving dependencies" names no cause; the next line does.
-    following = lines[start + 1] if start + 1 < len(lines) else ""
-    if following.startswith(("╰─▶", "cause:")):
-        cause = following.removeprefix("╰─▶").removeprefix("cause:").strip()
+    following = lines[after].strip() if after < len(lines) else ""
+    if following.startswith(_CAUSE):
+        cause = _with_items(lines, after)[0]
+        cause = cause.removeprefix(_CAUSE[0]).removeprefix(_CAUSE[1]).strip()
         reason = f"{reason.rstrip(':')}: {cause}"
     network = ("Failed to fetch", "Connection", "dns error", "timed out", "HTTP status", "503")
     if source is not None and (
@@ -183,3 +191,30 @@ def _uv_reason(output: str, source: TorchSource | None) -> str:
             " UV_HTTP_RETRIES times, 3 by default)"
         )
     return reason
+
+
+_CAUSE = ("╰─▶", "cause:")  # how uv starts the line that says why (with and without colour)
+
+
+def _with_items(lines: list[str], at: int) -> tuple[str, int]:
+    """Line `at`, stripped, with the items uv lists under it when it ends in a colon (the
+    conflicting indexes, the versions there are) joined on; and the index of the next line."""
+    text = lines[at].strip()
+    if not text.endswith(":") or at + 1 >= len(lines):
+        return text, at + 1
+    first = lines[at + 1]
+    bullet = first.lstrip().startswith("- ")
+    depth = len(first) - len(first.lstrip())
+    deeper = depth > len(lines[at]) - len(lines[at].lstrip())
+    if first.lstrip().startswith(_CAUSE) or not (bullet or deeper):
+        return text, at + 1
+    items: list[str] = []
+    end = at + 1
+    # One list: the lines at the first item's depth, of the same kind (bullets or not).
+    while end < len(lines) and len(lines[end]) - len(lines[end].lstrip()) == depth:
+        item = lines[end].strip()
+        if item.startswith("- ") != bullet:
+            break
+        items.append(item.removeprefix("- ").strip())
+        end += 1
+    return f"{text} {', '.join(items)}", end

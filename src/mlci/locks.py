@@ -7,15 +7,19 @@ PyPI's torch (a CUDA build with its `nvidia-*` and `cuda-*` packages), fit a CPU
 build is swapped for the job's (`torch==2.13.0` becomes `torch==2.13.0+cpu`, from the torch
 index), and the CUDA-only packages are dropped (a CUDA build brings the ones it was built
 with). The locked torch *version* is kept.
+
+A uv workspace has one lock, at its root: a member used as the project root follows it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
 
+from mlci import uv_sources
 from mlci.environments import find_uv
 from mlci.errors import ConfigError
 from mlci.torch_source import CUDA_ONLY, TORCH_FAMILY
@@ -27,8 +31,17 @@ _PIN = re.compile(
 
 
 def lock_of(root: Path) -> Path | None:
-    path = root / LOCK
+    """The uv.lock the project follows: its own, or a workspace member's root's (uv keeps one
+    lock per workspace, at its root, and ignores any other)."""
+    path = (uv_sources.workspace_root(root) or root) / LOCK
     return path if path.is_file() else None
+
+
+def lock_named(root: Path, lock: Path) -> str:
+    """The lock as the follows text names it: `uv.lock`, or whose it is."""
+    if lock.parent.resolve() == root.resolve():
+        return LOCK
+    return f"{LOCK} of the workspace root {os.path.relpath(lock.parent, root.resolve())}"
 
 
 def check_fresh(root: Path) -> None:

@@ -17,7 +17,17 @@ from typing import Any, NoReturn, Protocol, cast
 
 import nox
 
-from mlci import coverage_config, image, install, locks, project, shards, torch_source, verdicts
+from mlci import (
+    coverage_config,
+    flaky,
+    image,
+    install,
+    locks,
+    project,
+    shards,
+    torch_source,
+    verdicts,
+)
 from mlci.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.errors import ConfigError
 from mlci.gpu import visible_gpus
@@ -85,7 +95,7 @@ def _register(settings: Settings, session: SessionDef, choice: Choice) -> None:
         def session_func(nox_session: nox.Session, python: str = python) -> None:
             run_session(cast(Session, nox_session), settings, session, choice, python)
 
-        session_func.__doc__ = session.runs.split(";")[0].replace("`", "")
+        session_func.__doc__ = session.runs_here(settings).split(";")[0].replace("`", "")
         # cast: PARALLEL holds a keyword only newer nox releases know.
         cast(Any, nox.session)(
             name=name,
@@ -157,8 +167,42 @@ def run_session(
 
     extra = coverage_config.core(root, python) if definition.verdict.coverage_gate else {}
     extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
+    if definition.runs_tests:
+        extra.update(_flaky_environment(session, settings, definition, reports))
     if _run_commands(session, definition, environment, reports, commands, shard is not None, extra):
+        if definition.runs_tests:
+            _report_flaky(session, settings, definition, reports)
         _judge(session, settings, definition, reports, sharded=shard is not None)
+
+
+def _flaky_environment(
+    session: Session, settings: Settings, definition: SessionDef, reports: Path
+) -> dict[str, str]:
+    """The quarantine for the pytest plugin, after refusing expired entries (flaky.py)."""
+    entries: list[flaky.Entry] = []
+    if settings.quarantine:
+        try:
+            entries = flaky.read_quarantine(settings.root / settings.quarantine)
+        except ConfigError as err:
+            session.error(f"{definition.name}: {err}")
+        late = flaky.expired(entries)
+        if late:
+            session.error(f"{definition.name}: " + "; ".join(late))
+    if not (entries or settings.flaky_reruns):
+        return {}
+    return flaky.environment(entries, reports)
+
+
+def _report_flaky(
+    session: Session, settings: Settings, definition: SessionDef, reports: Path
+) -> None:
+    if not (settings.flaky_reruns or settings.quarantine):
+        return
+    found = flaky.read_report(reports)
+    flaky.annotate_junit(reports / "junit.xml", found["flaky"])
+    line = flaky.verdict_line(definition.name, reports, reports.relative_to(reports.parents[1]))
+    if line is not None:
+        session.log(line)
 
 
 def _run_commands(

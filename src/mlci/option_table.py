@@ -283,6 +283,25 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.at_least_zero,
     ),
     Option(
+        "flaky-reruns",
+        "int",
+        0,
+        "Rerun a failed test in `unit`, `integ` and `gpu` up to this many times"
+        " (pytest-rerunfailures). One that fails and then passes is reported as flaky, never as"
+        " a plain pass: in the session's log, the JUnit report, the CI summaries and"
+        " `reports/<session>/flaky.json`. 0: no reruns.",
+        check=checks.at_least_zero,
+    ),
+    Option(
+        "quarantine",
+        "str",
+        "",
+        "A TOML file of quarantined tests (`[[test]]` with `id`, `reason`, `until`): they run and"
+        " are reported, their failures do not fail the session, and once `until` has passed the"
+        " session fails until the test is fixed or the date extended.",
+        check=checks.relative_path,
+    ),
+    Option(
         "integ-marker",
         "str",
         "integ",

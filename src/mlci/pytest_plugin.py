@@ -10,13 +10,14 @@ records the tests collected before pytest-split keeps the shard's part (shards.p
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlci import shards
+from mlci import flaky, shards
 from mlci.gpu import MULTI_DEVICE_SKIP
 
 MARKERS = {
@@ -73,3 +74,71 @@ def _cuda_devices() -> int:
     except ImportError:
         return 0
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+# --- flaky and quarantined tests (flaky.py) -----------------------------------------------------
+
+_FAILURES: dict[str, list[str]] = {}  # node id -> each failed attempt's first line (this process)
+_SEEN: dict[str, list[dict[str, Any]]] = {"flaky": [], "quarantined": []}
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    text = str(report.longreprtext or "").strip().splitlines()
+    errors = [line for line in text if line.startswith("E ")]
+    return (errors[0][1:].strip() if errors else (text[-1] if text else ""))[:300]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A quarantined test's failure becomes an xfail (reported, not counted); a test that
+    passes after failed attempts (pytest-rerunfailures' reruns) carries the flaky property."""
+    del call
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "call":
+        return
+    entry = flaky.quarantined_here().get(item.nodeid)
+    if entry is not None:
+        _mark(item, report, "mlci.quarantined", "failed" if report.failed else "passed")
+        if report.failed:
+            report.outcome = "skipped"
+            report.wasxfail = f"quarantined until {entry['until']}: {entry['reason']}"
+        return
+    if report.failed:
+        _FAILURES.setdefault(item.nodeid, []).append(_first_line(report))
+    elif report.passed and item.nodeid in _FAILURES:
+        failures = _FAILURES.pop(item.nodeid)
+        evidence = {"failures": len(failures), "first_failure": failures[0]}
+        _mark(item, report, flaky.PROPERTY, json.dumps(evidence))
+
+
+def _mark(item: pytest.Item, report: pytest.TestReport, name: str, value: str) -> None:
+    """On the report (gathered below) and on the item: pytest's JUnit report writes the item's
+    properties, from its teardown report."""
+    report.user_properties.append((name, value))
+    item.user_properties.append((name, value))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Gather what the makereport hook marked (xdist workers send their reports here)."""
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == flaky.PROPERTY and report.passed:
+            evidence = json.loads(str(value))
+            _SEEN["flaky"].append(
+                {
+                    "test": report.nodeid,
+                    "junit": shards.junit_id(report.nodeid),
+                    "attempts": evidence["failures"] + 1,
+                    **evidence,
+                }
+            )
+        elif name == "mlci.quarantined":
+            _SEEN["quarantined"].append({"test": report.nodeid, "outcome": value})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    folder = os.environ.get(flaky.REPORTS_ENV)
+    if folder and not hasattr(session.config, "workerinput"):  # the controller writes it
+        flaky.write_report(Path(folder), _SEEN["flaky"], _SEEN["quarantined"])

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 # Tools each session installs next to the project (lower bounds only: a project may pin them).
 PYTEST = ("pytest>=8", "pytest-timeout>=2.3")
+RERUNS = "pytest-rerunfailures>=14"
+
+
+def pytest_tools(settings: Settings) -> tuple[str, ...]:
+    return (*PYTEST, RERUNS) if settings.flaky_reruns else PYTEST
+
+
 XDIST = "pytest-xdist>=3.6"
 SPLIT = "pytest-split>=0.10"
 DURATIONS = "durations.json"  # a shard's own durations, in its report folder
@@ -64,8 +71,13 @@ class Run:
         return f"--junitxml={self.reports / 'junit.xml'}"
 
     def timeout(self) -> list[str]:
+        """pytest-timeout's limit, and pytest-rerunfailures' reruns when flaky-reruns asks."""
         seconds = self.settings.test_timeout
-        return [f"--timeout={seconds}"] if seconds else []
+        reruns = self.settings.flaky_reruns
+        return [
+            *([f"--timeout={seconds}"] if seconds else []),
+            *(["--reruns", str(reruns)] if reruns else []),
+        ]
 
     def tests(self) -> list[str]:
         """The tests folder, unless the user named tests to run (`-- tests/test_x.py::t`)."""
@@ -111,6 +123,16 @@ class SessionDef:
     prepare: Callable[[Run], None] | None = None
     # Chosen with another session, never on its own (not a value of `sessions`).
     implied_by: str | None = None
+    # Runs the project's tests with pytest: flaky-reruns and the quarantine apply (flaky.py).
+    runs_tests: bool = False
+
+    def runs_here(self, settings: Settings) -> str:
+        """`runs`, naming this project's folder and markers instead of the defaults."""
+        return (
+            self.runs.replace("`notebooks/`", f"`{settings.notebooks}/`")
+            .replace("-m integ`", f"-m {settings.integ_marker}`")
+            .replace("marked `integ`", f"marked `{settings.integ_marker}`")
+        )
 
     def why_nothing(self, settings: Settings) -> str | None:
         """Why the project has nothing for this session to check (None: it has)."""
@@ -239,7 +261,7 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
         extra = (XDIST,)
     if settings.unit_shards > 1:
         extra += (SPLIT,)
-    return (*PYTEST, "pytest-cov>=6", *extra)
+    return (*pytest_tools(settings), "pytest-cov>=6", *extra)
 
 
 def _unit(run: Run) -> list[list[str]]:
@@ -294,6 +316,7 @@ UNIT = SessionDef(
     per_python=True,
     verdict=Verdict(coverage_gate=True, whole_run_must_test=True),
     prepare=_unit_prepare,
+    runs_tests=True,
 )
 
 # --- coverage: the unit shards' data, combined --------------------------------------------------
@@ -379,7 +402,7 @@ INTEG = SessionDef(
     name="integ",
     runs="`pytest -m integ`; fails when no test is marked `integ`",
     reports=("junit.xml",),
-    tools=lambda settings: PYTEST,
+    tools=pytest_tools,
     commands=lambda run: [
         [
             *("pytest", *run.tests(), "-m", run.settings.integ_marker),
@@ -389,6 +412,7 @@ INTEG = SessionDef(
     nothing_to_check=_marked(lambda settings: settings.integ_marker),
     check_is_a_guess=True,
     verdict=Verdict(tests_must_run=True),
+    runs_tests=True,
 )
 
 # --- nbmake -------------------------------------------------------------------------------------
@@ -434,7 +458,7 @@ GPU = SessionDef(
     " installs a CUDA build of torch, runs `mlci doctor --require-gpu`, then `pytest -m gpu`;"
     " fails when no gpu test ran or any was skipped",
     reports=("junit.xml",),
-    tools=lambda settings: PYTEST,
+    tools=pytest_tools,
     commands=lambda run: [
         ["mlci", "doctor", "--require-gpu"],
         [
@@ -447,6 +471,7 @@ GPU = SessionDef(
     default=False,
     gpu=True,
     verdict=Verdict(tests_must_run=True, no_skips_except=MULTI_DEVICE_SKIP_RE.pattern),
+    runs_tests=True,
 )
 
 REGISTRY: tuple[SessionDef, ...] = (LINT, MYPY, UNIT, COVERAGE, INTEG, NBMAKE, GPU)

@@ -33,7 +33,7 @@ def describe(settings: Settings, choice: Choice) -> dict[str, Any]:
                     "default": session.default,
                     "python": python,
                     "torch": session.backend(settings),
-                    "runs": session.runs,
+                    "runs": session.runs_here(settings),
                     "reports": str(reports),
                     "commands": lines,
                 }

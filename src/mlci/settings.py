@@ -71,6 +71,8 @@ class Settings:
     unit_shards: int
     shard: str
     test_timeout: int
+    flaky_reruns: int
+    quarantine: str
     integ_marker: str
     gpu_marker: str
     exclude_markers: tuple[str, ...]

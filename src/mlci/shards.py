@@ -131,7 +131,8 @@ def _read(folders: list[Path]) -> tuple[dict[int, dict[str, object]], list[str],
             shard = parse(str(record["shard"]))
             if shard is None:
                 raise ValueError(f"bad shard {record['shard']!r}")
-            ran += _ran(folder / "junit.xml")
+            # Once per shard: a rerun (flaky-reruns) is the same test run again, not twice.
+            ran += sorted(set(_ran(folder / "junit.xml")))
         except FileNotFoundError:
             problems.append(f"{folder.name} has no {RECORD} (made by an older mlci?)")
             continue

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from mlci import flaky
 from mlci.junit import ReportError, parse, totals
 
 # What a job result means for the required check (GitHub `needs.<job>.result` values).
@@ -53,7 +54,14 @@ def session_summary(name: str, reports: Path, outcome: str = "") -> str:
     )
     if coverage is not None:
         line += f" · coverage {coverage:.2f}%"
-    return f"### {'✅' if ok else '❌'} {name}\n{line}\n"
+    found = flaky.read_report(reports)
+    notes = "".join(f"- ⚠️ {part}\n" for part in flaky.describe(found))
+    notes += "".join(
+        f"  - `{entry['test']}`: failed {entry['failures']}x first, then passed:"
+        f" {entry['first_failure']}\n"
+        for entry in found["flaky"]
+    )
+    return f"### {'✅' if ok else '❌'} {name}\n{line}\n{notes}"
 
 
 def needs_verdict(needs_json: str, allowed_skips: Iterable[str] = ()) -> tuple[bool, str]:

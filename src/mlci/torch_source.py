@@ -9,6 +9,7 @@ The index serves torch only, as uv's PyTorch guide sets it up: an *explicit* ind
 `[tool.uv.sources]` for torch. Given to uv as a plain `--index`, it would also serve every other
 package it lists (numpy, pillow, sympy, ...), since uv takes a package from the first index that
 has it. uv reads that setup from a pyproject.toml, so mlci writes a tiny one, passed with `-r`.
+A project that names its own torch index that way gets the job's in its place (uv_sources.py).
 """
 
 from __future__ import annotations
@@ -28,10 +29,19 @@ from mlci.errors import ConfigError
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 INDEX_NAME = "mlci-torch"
-# uv's variables for a named index's credentials (the URL in the file carries none).
-CREDENTIAL_VARIABLES = ("UV_INDEX_MLCI_TORCH_USERNAME", "UV_INDEX_MLCI_TORCH_PASSWORD")
 # Served by the torch index when the project asks for them: builds made for the same torch.
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def credential_variables(index_name: str) -> tuple[str, str]:
+    """uv's variables for a named index's credentials (user name, password), named as uv
+    derives them: letters and digits upper-cased, anything else `_`."""
+    stem = "".join(c.upper() if c.isascii() and c.isalnum() else "_" for c in index_name)
+    return f"UV_INDEX_{stem}_USERNAME", f"UV_INDEX_{stem}_PASSWORD"
+
+
+# The routing index's credentials (the URL in the routing file carries none).
+CREDENTIAL_VARIABLES = credential_variables(INDEX_NAME)
 
 # Packages only a CUDA build of torch pulls in. A CPU session constrains each to a version that
 # cannot exist, so a wrong wheel source fails the install loudly instead of downloading ~3 GB.
@@ -188,10 +198,13 @@ def folder_index(folder: Path, cache_dir: Path) -> str:
         raise ConfigError(f"torch-index: {folder} is neither a URL nor an existing folder")
     if (folder / "torch" / "index.html").is_file():
         return folder.resolve().as_uri()  # already an index
+    # The torch family only: nothing else is ever routed to the index, and a project that
+    # names its own torch index gets this one under that name as an ordinary index
+    # (uv_sources.py), searched first for every package it lists.
     wheels: dict[str, list[Path]] = {}
     for wheel in sorted(folder.resolve().glob("*.whl")):
         match = _WHEEL.match(wheel.name)
-        if match:
+        if match and _normalize(match["name"]) in TORCH_FAMILY:
             wheels.setdefault(_normalize(match["name"]), []).append(wheel)
     if "torch" not in wheels:
         raise ConfigError(f"torch-index: no torch wheel in {folder}")

@@ -142,6 +142,8 @@ def _files(settings: Settings) -> list[str]:
         named.append(("mypy-baseline", settings.mypy_baseline))
     if settings.pylint_baseline:
         named.append(("pylint-baseline", settings.pylint_baseline))
+    if settings.quarantine:
+        named.append(("quarantine", settings.quarantine))
     found: list[str] = []
     for option, name in named:
         try:

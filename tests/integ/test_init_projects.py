@@ -143,3 +143,60 @@ def test_init_then_nox_is_green_and_a_fault_turns_its_session_red(
     assert broken.returncode != 0
     assert why in output(broken)
     assert f"Session {red} failed" in output(broken) or f"Session {red} aborted" in output(broken)
+
+
+def with_hand_written_table(root: Path) -> Path:
+    """(b) with a [tool.mlci] by hand: keys init never writes, comments, fewer sessions."""
+    setup_py_flat(root)
+    (root / "flatpkg" / "util.py").write_text("def f(x):\n    return x\n")  # pylint: < 10
+    (root / "pyproject.toml").write_text(
+        "[tool.mlci]\n# chosen by hand\npackage = 'flatpkg'\npython-versions = ['3.11']\n"
+        "sessions = ['lint', 'unit']  # no mypy here\nrequirements = ['requirements.txt']\n"
+        "test-timeout = 300  # a slow runner\n"
+    )
+    return root
+
+
+def test_measure_keeps_a_hand_written_table_and_runs_what_it_chose(
+    tmp_path: Path, run_nox: RunNox
+) -> None:
+    root = git_repo(with_hand_written_table(tmp_path / "hand"))
+    before = (root / "pyproject.toml").read_text()
+    done = mlci_init(root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mlci init: measuring lint, unit-3.11 (" in done.stderr
+    after = (root / "pyproject.toml").read_text()
+    assert after.startswith(before)  # every key and comment of the user's, as it was
+    added = after[len(before) :].splitlines()
+    assert [line.split(" = ")[0] for line in added] == [
+        "pylint-fail-under",
+        "pylint-baseline",
+        "coverage-fail-under",
+    ]
+    assert f"+{added[0]}" in done.stdout  # the diff is shown
+    assert (
+        "flatpkg/util.py: missing-function-docstring: f:"
+        in (root / "pylint-baseline.txt").read_text()
+    )
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    green = run_nox(root)
+    assert green.returncode == 0, output(green)[-4000:]
+
+
+def test_measure_names_a_tool_that_could_not_run_and_exits_non_zero(tmp_path: Path) -> None:
+    root = setup_py_flat(tmp_path / "broken-config")
+    (root / "pyproject.toml").write_text(
+        "[tool.mypy]\nplugins = ['nope_plugin']\n\n"
+        "[tool.pylint.main]\nload-plugins = ['nope_plugin']\n"
+    )
+    done = mlci_init(git_repo(root))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("mlci: error: ")]
+    assert len(errors) == 2, done.stderr[-3000:]
+    assert errors[0].startswith("mlci: error: lint: could not run: E0013: Plugin 'nope_plugin'")
+    assert errors[1].startswith("mlci: error: mypy: could not run: mypy exited 2: ")
+    assert 'Error importing plugin "nope_plugin"' in errors[1]
+    progress = [line for line in done.stderr.splitlines() if line.startswith("mlci init: [")]
+    assert len(progress) == 3 and "nox > " not in done.stdout + done.stderr
+    assert not (root / "mypy-baseline.txt").exists()
+    assert "pylint-fail-under" not in (root / "pyproject.toml").read_text()  # no score: no record

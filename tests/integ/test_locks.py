@@ -91,3 +91,24 @@ def test_a_locked_torch_the_jobs_build_lacks_is_named(tmp_path: Path, run_nox: R
     assert "uv.lock pins torch 2.12.0, and " in output(done)
     assert "has no cpu build of it" in output(done)
     assert load().release("2.12") is not None  # a release mlci knows: only the build is missing
+
+
+def test_a_workspace_member_follows_its_workspace_roots_lock(
+    tmp_path: Path, run_nox: RunNox, envdir: Path
+) -> None:
+    """A member used as the project root: uv keeps one lock for the workspace, at its root, and
+    the member's environment has its versions, saying whose lock it follows."""
+    root = tmp_path / "workspace"
+    member = locked_project(root / "packages" / "locked")
+    (root / "pyproject.toml").write_text(
+        '[tool.uv.workspace]\nmembers = ["packages/*"]\nexclude = ["packages/old-*"]\n'
+    )
+    # The member's lock moves up: the workspace's keeps its (old) versions.
+    (member / "uv.lock").rename(root / "uv.lock")
+    subprocess.run(["uv", "lock", "--quiet"], cwd=root, check=True)
+    assert 'name = "packaging"\nversion = "24.0"' in (root / "uv.lock").read_text()
+
+    done = run_nox(member, "-s", "unit-3.11")
+    assert done.returncode == 0, output(done)
+    assert "follows uv.lock of the workspace root ../.. (its versions)" in output(done)
+    assert installed(member, envdir, "packaging") == OLD_PACKAGING
