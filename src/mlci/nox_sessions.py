@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, cast
 
 import nox
+from nox.command import CommandFailed
 
 from mlci import (
     coverage_config,
@@ -23,6 +24,7 @@ from mlci import (
     image,
     install,
     locks,
+    missing_modules,
     project,
     shards,
     torch_source,
@@ -230,16 +232,31 @@ def _run_commands(
     rules = definition.verdict
     codes = [0, 5] if rules.tests_must_run or rules.whole_run_must_test or sharded else [0]
     for program, *args in commands:
-        ran = session.run(
-            environment.program(program),
-            *args,
-            env=env,
-            external=True,
-            success_codes=codes if program == "pytest" else [0],
-        )
+        try:
+            ran = session.run(
+                environment.program(program),
+                *args,
+                env=env,
+                external=True,
+                success_codes=codes if program == "pytest" else [0],
+            )
+        except CommandFailed:
+            if program == "pytest":
+                _explain_collection(session, definition, reports)
+            raise
         if ran is None:
             return False  # nox --install-only: nothing ran, so there is nothing to check
     return True
+
+
+def _explain_collection(session: Session, definition: SessionDef, reports: Path) -> None:
+    """Test modules that import what is not installed: one line per missing module."""
+    root = reports.parents[1]
+    line = missing_modules.summary(
+        definition.name, reports / "junit.xml", project.read_pyproject(root, required=False)
+    )
+    if line is not None:
+        session.error(line)
 
 
 def _judge(

@@ -1,4 +1,5 @@
-"""pytest plugin shipped with mlci: the `integ`, `gpu` and `slow` markers, and gpu-test gating.
+"""pytest plugin shipped with mlci: the `integ`, `gpu`, `slow` and `distributed` markers, gpu-test
+gating, a free MASTER_PORT for each distributed test, and flaky-test evidence.
 
 Registered through the `pytest11` entry point, so projects using `--strict-markers` need no
 marker boilerplate.  gpu tests run only in the gpu session (or with `--run-gpu`); elsewhere they
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ MARKERS = {
     "gpu(devices=1)": "needs CUDA devices: runs only in the gpu session (nox -s gpu) or with"
     " --run-gpu; skipped there when the machine has fewer than `devices`",
     "slow": "slow test",
+    "distributed": "starts several processes (DDP on CPU with gloo); runs in unit, each test"
+    " with a free MASTER_PORT of its own",
 }
 GPU_SKIP_REASON = "gpu test: runs only in the gpu session (nox -s gpu) or with --run-gpu"
 
@@ -38,6 +42,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+
+
+@pytest.fixture(autouse=True)
+def _mlci_master_port(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked `distributed` gets a free port of its own for its process group, so two
+    such tests running side by side (xdist, two jobs on one runner) never meet."""
+    if request.node.get_closest_marker("distributed") is None:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
 
 
 # trylast: after marker and keyword deselection. pytest-split's own trylast hook is registered

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlci import release
+from mlci._version import __version__
 from tests.sample import ANSI, ROOT, commit_all, copy_sample, git
 
 STAND_INS = Path(__file__).resolve().parent / "github-stand-ins"
 
 KIT = "acme/mlci"
-KIT_REF = "v1"
+KIT_REF = release.major_tag(f"refs/tags/v{__version__}")  # this release's moving major tag
 MATRIX_SUFFIX = re.compile(r"-\d+$")  # act names matrix legs "lint-1", "unit (3.11)-3"
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})\b")
 
@@ -153,6 +155,8 @@ def run_act(
         "MLCI_STANDIN_CACHE": str(cache or work / "cache"),
         "NO_COLOR": "1",
         "PY_COLORS": "0",
+        # The sample's DDP test (two processes) runs in tests/integ/test_ddp.py, not in every run.
+        "MLCI_EXCLUDE_MARKERS": "distributed",
     }
     for name in (
         "PYENV_VERSION",

@@ -117,6 +117,8 @@ def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeli
     env.pop("MLCI_SESSION", None)
     # The host's uv cache, linked (the template copies): jobs start warm and take no disk.
     variables = {"UV_CACHE_DIR": uv_cache, "UV_LINK_MODE": "hardlink"}
+    # The sample's DDP test (two processes) runs in tests/integ/test_ddp.py, not in every run.
+    variables["MLCI_EXCLUDE_MARKERS"] = "distributed"
     if os.environ.get("MLCI_TORCH_INDEX"):
         variables["MLCI_TORCH_INDEX"] = os.environ["MLCI_TORCH_INDEX"]
     command = [

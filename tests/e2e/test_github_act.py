@@ -1,7 +1,7 @@
 """The reusable workflow, run by act on a copy of the sample project, called as users call it.
 
-The caller is the sample's own `.github/workflows/ci.yml` (`uses: acme/mlci/...test.yml@v1`),
-with act's `--local-repository acme/mlci@v1=<a copy of this kit tagged v1>`. act leaves
+The caller is the sample's own `.github/workflows/ci.yml` (`uses: acme/mlci/...test.yml@v0`),
+with act's `--local-repository acme/mlci@v0=<a copy of this kit tagged v0>`. act leaves
 `job.workflow_repository`/`job.workflow_sha` empty, so each run also passes the documented
 fallback inputs `mlci-repository` and `mlci-ref` (except the test that checks they are needed).
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from mlci.junit import totals
-from tests.e2e.act_harness import ActRun, kit_copy, run_act, sample_copy
+from tests.e2e.act_harness import KIT_REF, ActRun, kit_copy, run_act, sample_copy
 from tests.hostile import CI_OPTIONS, payloads
 
 pytestmark = pytest.mark.integ
 
-FALLBACK = {"mlci-repository": "acme/mlci", "mlci-ref": "v1"}
+FALLBACK = {"mlci-repository": "acme/mlci", "mlci-ref": KIT_REF}
 LEGS = ("lint", "mypy", "unit (3.11)", "integ", "nbmake")
 
 
@@ -58,7 +58,7 @@ def test_every_session_runs_for_real_and_the_required_check_passes(
         "mlci": "success",
     }
     log = run.text
-    assert "checkout stand-in: acme/mlci at v1" in log  # the kit at the workflow's own ref
+    assert f"checkout stand-in: acme/mlci at {KIT_REF}" in log  # the kit at the workflow's own ref
     for session in ("lint", "mypy", "unit-3.11", "integ", "nbmake"):
         assert f"nox > Session {session} was successful" in log
     unit = run.artifacts / "mlci-reports-unit-3.11"

@@ -18,7 +18,7 @@ import pytest
 
 from mlci.junit import parse
 from mlci.summary import total_coverage
-from tests.e2e.act_harness import kit_copy, run_act
+from tests.e2e.act_harness import KIT_REF, kit_copy, run_act
 from tests.e2e.gitlab_harness import as_gitlab_repository, bare_kit, run_pipeline
 from tests.sample import commit_all
 
@@ -118,9 +118,10 @@ def github_caller(project: Path) -> None:
     workflows.mkdir(parents=True)
     (workflows / "ci.yml").write_text(
         "name: ci\non: [push]\npermissions: {}\njobs:\n  ci:\n"
-        "    uses: acme/mlci/.github/workflows/test.yml@v1\n"
+        f"    uses: acme/mlci/.github/workflows/test.yml@{KIT_REF}\n"
         "    permissions:\n      contents: read\n"
-        "    with:\n      unit-shards: '3'\n      mlci-repository: acme/mlci\n      mlci-ref: v1\n"
+        "    with:\n      unit-shards: '3'\n      mlci-repository: acme/mlci\n"
+        f"      mlci-ref: {KIT_REF}\n"
     )
     commit_all(project, "generated suite")
 

@@ -14,6 +14,10 @@ import pytest
 from tests.sample import copy_sample, git
 
 RunNox = Callable[..., subprocess.CompletedProcess[str]]
+# The sample's DDP test starts two processes (~30 s on 2 cores); the runs that check other
+# things leave it out, and tests/integ/test_ddp.py runs it (pass env={**NO_QUICK} to keep it).
+QUICK = {"MLCI_EXCLUDE_MARKERS": "distributed"}
+NO_QUICK = {"MLCI_EXCLUDE_MARKERS": ""}
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +58,7 @@ def run_nox(envdir: Path) -> RunNox:
             text=True,
             timeout=1200,
             check=False,
-            env={**os.environ, "PY_COLORS": "0", "NO_COLOR": "1", **(env or {})},
+            env={**os.environ, **QUICK, "PY_COLORS": "0", "NO_COLOR": "1", **(env or {})},
         )
         # Shown by pytest when the test fails: the whole nox log.
         print(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
