@@ -500,3 +500,25 @@ def test_notebooks_are_found_where_they_are_and_the_folder_is_named(
     assert row.why == (
         "2 notebook(s) under examples/; not run: 1 in docs/ (nbmake runs one folder: set notebooks)"
     )
+
+
+def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = measured_project(tmp_path / "project", monkeypatch)
+    slow = '<testsuites><testsuite tests="40" time="83.2"/></testsuites>'
+    steps: dict[str, dict[str, object]] = {
+        **GREEN_TODAY,
+        "unit-3.11": {
+            "files": {
+                "reports/unit-3.11/coverage.xml": COVERAGE_XML,
+                "reports/unit-3.11/junit.xml": slow,
+            },
+            "abort": "unit: coverage 66.67% is under coverage-fail-under 80%",
+        },
+    }
+    fake_sessions(root, steps)
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    out = capsys.readouterr().out
+    assert 'xdist-workers = "auto"' in (root / "pyproject.toml").read_text()
+    assert "unit's tests took 83 s today" in out

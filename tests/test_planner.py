@@ -264,6 +264,7 @@ def test_github_output(tmp_path: Path) -> None:
         "reports": "reports/unit-3.12",
         "shard": "",
         "durations": "",
+        "cache-mb": 400,
         "name": "unit (3.12)",
         "session": "unit-3.12",
         "python": "3.12",
@@ -436,6 +437,7 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
         assert set(leg) == {
             "shard",
             "durations",
+            "cache-mb",
             "key",
             "reports",
             "session-timeout-minutes",

@@ -196,6 +196,11 @@ def torch_version(value: Value) -> str | None:
     )
 
 
+def positive_number(value: Value) -> str | None:
+    assert isinstance(value, float)  # the table pairs this check with a number option
+    return None if value > 0 else f"{value:g} is not above 0"
+
+
 def positive(value: Value) -> str | None:
     assert isinstance(value, int)
     return None if value > 0 else f"{value} must be above 0"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mlci import lint_baseline
-from mlci.junit import ReportError, totals
+from mlci.junit import ReportError, parse, totals
 from mlci.project import REPORTS
 from mlci.registry import BY_NAME, Run
 from mlci.settings import Settings, resolve
@@ -262,10 +262,41 @@ def measure(root: Path, progress: TextIO | None = None) -> Measurement:
     mypy = "mypy" in names and _record_mypy(root, settings, ran.sessions["mypy"], result)
     units = [n for n in names if n.startswith("unit-")]
     coverage = _record_coverage(reports, units, result, settings.coverage_margin)
+    if not settings.given("xdist-workers"):
+        _propose_xdist(reports, units, result)
     for name in names:
         facts = Facts(pylint, mypy, coverage, reports / name)
         result.outcomes.append(judge(ran.sessions[name], facts, ran))
     return result
+
+
+SLOW_UNIT_SECONDS = 60  # a unit suite slower than this is worth splitting
+
+
+def _propose_xdist(reports: Path, units: list[str], result: Measurement) -> None:
+    """A unit suite of more than a minute: xdist's workers, with the time measured as the
+    reason (the tests' own time, from the JUnit report, not the install)."""
+    seconds = max((_suite_seconds(reports / name / "junit.xml") for name in units), default=0.0)
+    if seconds > SLOW_UNIT_SECONDS:
+        result.updates["xdist-workers"] = "auto"
+        result.notes["xdist-workers"] = (
+            f"unit's tests took {seconds:.0f} s today: pytest-xdist spreads them over the cores;"
+            " in CI, unit-shards spreads them over jobs"
+        )
+
+
+def _suite_seconds(junit: Path) -> float:
+    try:
+        root = parse(junit)
+    except ReportError:
+        return 0.0
+    if root is None:
+        return 0.0
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    try:
+        return sum(float(suite.get("time", "0")) for suite in suites)
+    except ValueError:
+        return 0.0
 
 
 def _record_pylint(root: Path, path: Path, result: Measurement) -> float | str | None:

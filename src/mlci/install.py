@@ -94,8 +94,15 @@ def request(
         if replaced:
             indexes = "index" if len(replaced) == 1 else "indexes"
             follows += f"; its torch {indexes} {', '.join(replaced)} replaced by the job's"
+    pinned = project_names(pyproject, settings)
+    kept = [tool for tool in tools if _normal(tool) not in pinned]
+    if len(kept) < len(tools):
+        # The project names these tools itself: its own requirement (a pin, a range) decides,
+        # never mlci's lower bound beside it (a conflict the user would have to untangle).
+        theirs = sorted({_normal(tool) for tool in tools} & pinned)
+        follows += f"; {', '.join(theirs)} as the project requires"
     args = ["-e", project, *groups, *[arg for pair in files for arg in pair]]
-    args += [*tools, *mlci_requirement()]
+    args += [*kept, *mlci_requirement()]
     if source is not None:
         args += source.install_args()
     return InstallRequest(
@@ -106,9 +113,25 @@ def request(
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def torch_family(pyproject: dict[str, Any], settings: Settings) -> tuple[str, ...]:
-    """torch, plus torchvision/torchaudio when the project asks for them by name: they must
-    come from the same index as torch (PyPI's builds do not match a CPU torch)."""
+def _normal(requirement: str) -> str:
+    match = _NAME.match(requirement)
+    return re.sub(r"[-_.]+", "-", match[1]).lower() if match else ""
+
+
+def project_names(pyproject: dict[str, Any], settings: Settings) -> set[str]:
+    """Every distribution the session installs because the project asks for it: its
+    dependencies, the chosen extras and groups, and the requirements files."""
+    names = set(_requirement_names(pyproject, settings))
+    for name in settings.requirements:
+        try:
+            lines = (settings.root / name).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue  # validation names a missing file; uv names an unreadable one
+        names.update(_normal(line) for line in lines if line.strip()[:1].isalnum())
+    return names - {""}
+
+
+def _requirement_names(pyproject: dict[str, Any], settings: Settings) -> list[str]:
     project = pyproject.get("project", {})
     requirements: list[str] = list(project.get("dependencies", []))
     for extra in settings.extras:
@@ -119,11 +142,13 @@ def torch_family(pyproject: dict[str, Any], settings: Settings) -> tuple[str, ..
             for item in pyproject.get("dependency-groups", {}).get(group, [])
             if isinstance(item, str)
         ]
-    named = {
-        match[1].lower().replace("_", "-")
-        for requirement in requirements
-        if isinstance(requirement, str) and (match := _NAME.match(requirement))
-    }
+    return [_normal(r) for r in requirements if isinstance(r, str)]
+
+
+def torch_family(pyproject: dict[str, Any], settings: Settings) -> tuple[str, ...]:
+    """torch, plus torchvision/torchaudio when the project asks for them by name: they must
+    come from the same index as torch (PyPI's builds do not match a CPU torch)."""
+    named = set(_requirement_names(pyproject, settings))
     return tuple(name for name in TORCH_FAMILY if name == "torch" or name in named)
 
 
@@ -153,7 +178,10 @@ UV_CROSS = "\N{MULTIPLICATION SIGN}"  # how uv starts a resolution error
 def failure_reason(output: str, failed: InstallRequest) -> str:
     """Why `uv pip install` failed, in one line: uv's own reason, and a hint where it fits
     (a locked torch the source has no build of; the torch source, for network errors)."""
-    reason = _uv_reason(output, failed.source)
+    # uv names the requirements by the file that holds them; mlci's own is an internal name.
+    reason = _uv_reason(output, failed.source).replace(
+        "mlci-torch-source", "mlci's session install (torch from the job's index, its tools)"
+    )
     source = failed.source
     torch = [v for v in failed.locked_torch if f"torch=={v}" in output]
     if torch and source is not None:

@@ -20,6 +20,7 @@ from nox.command import CommandFailed
 
 from mlci import (
     coverage_config,
+    disk,
     flaky,
     image,
     install,
@@ -343,6 +344,9 @@ def _install(
     session.log(f"mlci: {environment.location.name} follows {request.follows}")
     if source is not None:
         session.log(f"mlci: torch {source.backend} from {source.origin}: {source.shown}")
+    short = disk.check_free(environment.location, environment.backend)
+    if short is not None:
+        session.error(f"installing into {environment.location.name}: {short}")
     uv = find_uv()
     if environment.is_image:
         environment.stamp.parent.mkdir(parents=True, exist_ok=True)

@@ -327,6 +327,15 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.markers,
     ),
     Option(
+        "cache-budget-gb",
+        "number",
+        10.0,
+        "`mlci plan` warns when the CI caches one call of the workflow saves (uv's cache per"
+        " Python and torch build, estimated) come to more than this many GB: GitHub keeps 10 GB"
+        " per repository and evicts the oldest entries beyond it.",
+        check=checks.positive_number,
+    ),
+    Option(
         "tests-dir",
         "str",
         "tests",

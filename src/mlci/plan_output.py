@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mlci import disk
 from mlci.checks import redact
 from mlci.option_table import OPTIONS
 from mlci.options import env_var
-from mlci.planner import GITHUB_DEFAULT_RUNNER, Plan
+from mlci.planner import GITHUB_DEFAULT_RUNNER, Plan, cache_entries
 
 # Never written into a report or an output: later jobs read it from their own input/variable.
 SECRET_BEARING = ("torch-index",)
@@ -108,6 +109,13 @@ def table(plan: Plan) -> str:
     ]
     if plan.combine:
         body.append("coverage  (after the unit shards: their coverage combined, then the gate)")
+    caches = cache_entries(plan.jobs)
+    if caches:
+        total = disk.shown(sum(caches.values()))
+        budget = plan.settings.cache_budget_gb
+        body.append(
+            f"(caches: about {total} of uv's cache in {len(caches)} entries; budget {budget:g} GB)"
+        )
     body += [f"(left out: {name}: {why})" for name, why in plan.choice.left_out.items()]
     if not plan.gpu_jobs:
         body.append("(no GPU job: give gpu-runner to add one)")

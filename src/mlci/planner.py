@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlci import shards
+from mlci import disk, shards
 from mlci.compat import TorchRelease
 from mlci.errors import ConfigError
 from mlci.options import Origin
@@ -86,6 +86,8 @@ class Job:
             "carry": self.carry,  # empty: nothing to keep
             "shard": self.shard,  # empty: the whole of the session
             "durations": self.durations,  # empty: nothing to restore
+            # uv's cache this leg's entry holds, estimated (GPU legs keep none on GitHub).
+            "cache-mb": 0 if self.is_gpu else disk.CACHE[disk.kind(self.torch_backend)] // disk.MB,
         }
 
 
@@ -174,6 +176,14 @@ def make_plan(
         )
     if problems:
         raise ConfigError(*problems, warnings=tuple(dict.fromkeys(warnings)))
+    caches = cache_entries(jobs)
+    total = sum(caches.values())
+    if total > settings.cache_budget_gb * disk.GB:
+        warnings.append(
+            f"caches: this call's uv caches come to about {disk.shown(total)} in"
+            f" {len(caches)} entries, over cache-budget-gb {settings.cache_budget_gb:g}: GitHub"
+            " evicts the oldest beyond its 10 GB; use fewer Python versions or torch builds"
+        )
     # What `sessions` names (a session another implies, like coverage, comes with it).
     names = tuple(
         session.name
@@ -191,6 +201,15 @@ def make_plan(
         tuple(dict.fromkeys(warnings)),
         _combine(settings, jobs),
     )
+
+
+def cache_entries(jobs: tuple[Job, ...]) -> dict[str, int]:
+    """The uv cache entries the CPU legs save (one per Python and torch build, as the workflow
+    keys them; GPU legs save none), and the estimated size of each."""
+    return {
+        f"{job.python}-{job.torch_backend}": disk.CACHE[disk.kind(job.torch_backend)]
+        for job in jobs
+    }
 
 
 def _shards_given_too_late(settings: Settings) -> list[str]:

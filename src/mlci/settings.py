@@ -76,6 +76,7 @@ class Settings:
     integ_marker: str
     gpu_marker: str
     exclude_markers: tuple[str, ...]
+    cache_budget_gb: float
     tests_dir: str
     notebooks: str
     notebook_timeout: int
