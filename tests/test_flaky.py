@@ -138,3 +138,20 @@ def test_reruns_are_asked_for_with_the_plugin_they_need(tmp_path: Path) -> None:
     plain = resolve(tmp_path, {"flaky-reruns": "0"}, environ={})
     assert "pytest-rerunfailures>=14" not in BY_NAME["unit"].tools(plain)
     assert json.loads(flaky.environment([], tmp_path)[flaky.QUARANTINE_ENV]) == []
+
+
+def test_a_quarantined_test_whose_fixture_fails_does_not_count_either(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_f="import pytest\n\n@pytest.fixture\ndef broken():\n    raise RuntimeError('down')\n\n"
+        "def test_needs_it(broken): ...\n"
+    )
+    until = datetime.date.today() + datetime.timedelta(days=3)
+    entries = [flaky.Entry("test_f.py::test_needs_it", "service down", until)]
+    result, reports = run(pytester, monkeypatch, entries, "-p", "no:cacheprovider")
+    assert result.ret == 0
+    result.assert_outcomes(xfailed=1)
+    assert flaky.read_report(reports)["quarantined"] == [
+        {"test": "test_f.py::test_needs_it", "outcome": "failed"}
+    ]

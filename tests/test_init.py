@@ -522,3 +522,16 @@ def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute(
     out = capsys.readouterr().out
     assert 'xdist-workers = "auto"' in (root / "pyproject.toml").read_text()
     assert "unit's tests took 83 s today" in out
+
+
+def test_the_cause_of_a_pre_commit_failure_is_gits_line_not_the_log_hint() -> None:
+    from mlci.init_measure import _cause
+
+    said = [
+        "[INFO] Initializing environment for https://github.com/pre-commit/pre-commit-hooks.",
+        "An unexpected error has occurred: CalledProcessError: command: ('/usr/bin/git', 'fetch')",
+        "fatal: unable to access 'https://github.com/pre-commit/pre-commit-hooks/': Could not"
+        " resolve host: github.com",
+        "Check the log at /root/.cache/pre-commit/pre-commit.log",
+    ]
+    assert _cause(said).startswith("fatal: unable to access 'https://github.com/pre-commit/")

@@ -19,7 +19,7 @@ BAD = (
 def lint(root: Path, *flags: str) -> int:
     report = root / "reports" / "pylint.json"
     report.parent.mkdir(exist_ok=True)
-    pylint = [sys.executable, "-m", "pylint", f"--output-format=json2:{report}", "--exit-zero"]
+    pylint = [sys.executable, "-m", "pylint", f"--output-format=json2:{report}"]
     return main(
         [
             *("lint-baseline", "--baseline", str(root / "pylint-baseline.txt")),
@@ -91,4 +91,23 @@ def test_the_lint_session_uses_it_when_a_baseline_is_set(tmp_path: Path) -> None
     [command] = BY_NAME["lint"].commands(Run(settings, "lint", Path("reports/lint")))
     assert command[:3] == ["mlci", "lint-baseline", "--baseline"]
     assert "--fail-under" not in command  # no floor unless one was set
-    assert command[command.index("--") + 1] == "pylint" and "--exit-zero" in command
+    assert command[command.index("--") + 1] == "pylint" and "--exit-zero" not in command
+
+
+def test_a_file_pylint_cannot_parse_is_never_a_known_problem(
+    package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (package / "pkg" / "broken.py").write_text("def f(:\n")
+    assert lint(package, "--record") == 1
+    assert "pkg/broken.py: syntax-error" in capsys.readouterr().out
+    assert not (package / "pylint-baseline.txt").exists()
+
+
+def test_a_narrowed_run_keeps_the_entries_it_did_not_check(package: Path) -> None:
+    assert lint(package, "--record") == 0
+    before = (package / "pylint-baseline.txt").read_text()
+    report = package / "reports" / "pylint.json"
+    pylint = [sys.executable, "-m", "pylint", f"--output-format=json2:{report}", "--disable=W"]
+    args = ["lint-baseline", "--baseline", str(package / "pylint-baseline.txt")]
+    assert main([*args, "--report", str(report), "--narrowed", "--", *pylint, "pkg"]) == 0
+    assert (package / "pylint-baseline.txt").read_text() == before

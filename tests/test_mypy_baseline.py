@@ -135,3 +135,15 @@ def test_the_verdict_is_a_junit_report_and_a_green_run_is_quiet(
     (package / "other.py").write_text("y: str = 3\n")
     assert run(tmp_path, "--junit", str(junit)) != 0
     assert totals(junit).failures == 1 and "other.py" in junit.read_text()
+
+
+def test_fixing_a_recorded_error_is_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    package = untyped(tmp_path)
+    (package / "other.py").write_text("y: str = 3\n")
+    assert run(tmp_path, "--record") == 0
+    (package / "other.py").write_text('y: str = "3"\n')  # one of the two fixed
+    assert run(tmp_path) == 0
+    capsys.readouterr()

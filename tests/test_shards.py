@@ -381,3 +381,31 @@ def test_the_shards_config_carries_a_tox_ini_coverage_config(tmp_path: Path) -> 
     assert read.get("run", "omit").split() == ["*/gen/*"]
     assert "if TYPE_CHECKING:" in read.get("report", "exclude_also")
     assert not read.has_section("tox")
+
+
+def test_shards_that_collected_nothing_are_not_a_complete_run(tmp_path: Path) -> None:
+    folders = shard_reports(tmp_path, 2, {1: [], 2: []}, collected=[])
+    line = shards.check_complete(folders)
+    assert line == "the unit shards collected no test at all (2 shards): nothing was checked"
+
+
+def test_the_plugin_records_pytests_own_junit_names(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder named like a parameter (`br[1]`) is where a hand-made mapping goes wrong."""
+    pytester.mkpydir("tests")
+    (pytester.path / "tests" / "br[1]").mkdir()
+    (pytester.path / "tests" / "br[1]" / "test_b.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('x', ['a::b', 'c/d'])\ndef test_b(x): ...\n"
+    )
+    folder = pytester.path / "reports" / "unit-3.11-shard-1"
+    folder.mkdir(parents=True)
+    record = shards.write_record(folder, shards.Shard(1, 1), "none")
+    monkeypatch.setenv(shards.COLLECTED_ENV, str(record))
+    junit = folder / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        f"--junitxml={junit}", "-p", "no:cacheprovider", "--junit-prefix=pre"
+    )
+    assert result.ret == 0, result.stdout.str()
+    assert shards.check_complete([folder]) is None
+    assert len(json.loads(record.read_text())["junit"]) == 2

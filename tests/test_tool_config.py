@@ -177,3 +177,49 @@ def test_markexpr_of_reads_pytests_spellings() -> None:
     assert tool_config.markexpr_of("-m slow -m 'not slow'") == "not slow"  # the last one wins
     assert tool_config.markexpr_of("--markexpr=fast") == "fast"
     assert tool_config.markexpr_of("--maxfail=2 -ra") == ""
+
+
+def test_a_fractional_pytest_timeout_is_rounded_up_not_refused(tmp_path: Path) -> None:
+    settings = project(tmp_path, {"pytest.ini": "[pytest]\ntimeout = 2.5\n"})
+    assert settings.test_timeout == 3 and settings.origin("test-timeout") is Origin.TOOL
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"pyproject.toml": "[tool.pylint]\nfail-under = 8.5\n"}, 8.5),  # flattened
+        ({"pyproject.toml": "[tool.pylint.design]\nfail-under = 8.5\n"}, 8.5),
+        ({"pylintrc.toml": "[tool.pylint.main]\nfail-under = 8.5\n"}, 8.5),
+        ({"setup.cfg": "[pylint]\nfail-under = 8.5\n"}, 8.5),
+    ],
+)
+def test_pylint_options_are_found_wherever_pylint_reads_them(
+    tmp_path: Path, files: dict[str, str], expected: float
+) -> None:
+    assert project(tmp_path, dict(files)).pylint_fail_under == expected
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".coveragerc": "[coverage:report]\nfail_under = 50\n"},
+        {".coveragerc.toml": "[tool.coverage.report]\nfail_under = 50\n"},
+    ],
+)
+def test_coverage_settings_in_its_other_spellings(tmp_path: Path, files: dict[str, str]) -> None:
+    assert project(tmp_path, dict(files)).coverage_fail_under == 50
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"pytest.toml": "[pytest]\naddopts = ['-m', 'not slow']\ntimeout = 30\n"},
+        {"pyproject.toml": "[tool.pytest]\naddopts = ['-m', 'not slow']\ntimeout = 30\n"},
+        {".pytest.ini": "[pytest]\naddopts = -m 'not slow'\ntimeout = 30\n"},
+    ],
+)
+def test_pytest_9s_own_files_are_read(tmp_path: Path, files: dict[str, str]) -> None:
+    settings = project(tmp_path, dict(files))
+    args = command(settings, "unit")
+    assert settings.test_timeout == 30
+    assert args[args.index("-m") + 1] == "(not slow) and not integ and not gpu"

@@ -189,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated jobs that may be skipped (switched off by configuration)",
     )
 
+    _session_tool_commands(sub)
+
+    options = _command(sub, "options", help="list every setting (the README's table)")
+    options.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    return parser
+
+
+def _session_tool_commands(sub: Any) -> None:
+    """The commands the sessions run themselves (baselines, the shards' durations)."""
     baseline = _command(
         sub,
         "mypy-baseline",
@@ -207,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "lint-baseline",
         help="run pylint; only messages not in a recorded baseline fail (the lint session uses it)",
-        description="Run PYLINT_COMMAND (with a json2 report at --report and --exit-zero) and"
+        description="Run PYLINT_COMMAND (with a json2 report at --report) and"
         " judge its messages against --baseline: only new ones fail, fixed ones are removed from"
         " the file. pylint's own failures always fail. With --record, write the baseline.",
     )
@@ -215,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--report", type=Path, required=True, help="pylint's json2 report")
     lint.add_argument("--fail-under", type=float, help="also fail under this pylint score")
     lint.add_argument("--record", action="store_true", help="write the baseline")
+    lint.add_argument(
+        "--narrowed",
+        action="store_true",
+        help="the run checks less than the baseline recorded (arguments given): keep its entries",
+    )
     lint.add_argument("pylint", nargs=argparse.REMAINDER, help="-- pylint and its arguments")
 
     durations = _command(
@@ -231,10 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="the merged file (repeat it to write the same merge to several places)",
     )
     durations.add_argument("files", type=Path, nargs="+", help="the shards' files")
-
-    options = _command(sub, "options", help="list every setting (the README's table)")
-    options.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -302,7 +312,12 @@ def _lint_baseline(args: argparse.Namespace) -> int:
     if not command:
         raise ConfigError("lint-baseline: give the pylint command after --")
     return lint_baseline.run(
-        command, args.baseline, args.report, fail_under=args.fail_under, record=args.record
+        command,
+        args.baseline,
+        args.report,
+        fail_under=args.fail_under,
+        record=args.record,
+        narrowed=args.narrowed,
     )
 
 

@@ -464,6 +464,16 @@ def main(
     return 0
 
 
+def _without_name(why: str, session: str) -> str:
+    """The reason without a leading session name, which the error line already gives."""
+    lead = "could not run: " if why.startswith("could not run: ") else ""
+    rest = why.removeprefix(lead)
+    for prefix in (f"{session}: ", f"{session.split('-')[0]}: "):
+        if rest.startswith(prefix):
+            return lead + rest.removeprefix(prefix)
+    return why
+
+
 def _measure(root: Path) -> int:
     """Run the sessions, record what was measured (only those keys), show each session's state;
     1 when a session is red (then the next `nox` would be too)."""
@@ -481,7 +491,9 @@ def _measure(root: Path) -> int:
     print(f"mlci init: measured: {_shown(root, write([change]) + result.recorded)}")
     for outcome in result.red:
         print(
-            f"mlci: error: {outcome.session}: {outcome.why} (nox's log: {init_measure.LOG})",
+            # The session's own message may already start with its name (`mypy: ...`).
+            f"mlci: error: {outcome.session}:"
+            f" {_without_name(outcome.why, outcome.session)} (nox's log: {init_measure.LOG})",
             file=sys.stderr,
         )
     return 1 if result.red else 0

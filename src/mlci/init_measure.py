@@ -186,7 +186,12 @@ def _cause(lines: list[str]) -> str:
     """The line of a tool's output that says what went wrong."""
     said = [line.strip() for line in lines if line.strip()]
     for line in said:
-        if re.search(r"(?i)\berror\b:", line):
+        # `fatal:` is git's (a pre-commit hook repository it cannot clone); pre-commit's own
+        # "An unexpected error has occurred:" names only a log file, so it is passed over.
+        if (
+            re.search(r"(?i)(\berror\b:|^fatal:)", line)
+            and "unexpected error has occurred" not in line
+        ):
             return line[:300]
     errors = [line for line in said if line.startswith("ERROR ")]
     found = errors[-1] if errors else (said[-1] if said else "")
@@ -320,6 +325,7 @@ def _record_pylint(root: Path, path: Path, result: Measurement) -> float | str |
     if messages:
         found, _ = lint_baseline.read_report(path)
         lint_baseline.write_baseline(root / PYLINT_BASELINE, found)
+        result.recorded.append(root / PYLINT_BASELINE)
         result.updates["pylint-baseline"] = PYLINT_BASELINE
         result.notes["pylint-baseline"] = f"pylint's {len(messages)} messages today"
     return score

@@ -2,14 +2,16 @@
 
 No maintained library keeps a pylint baseline (mypy has mypy-baseline; pylint's own
 `--fail-under` is a score, which a new problem can leave above the floor, or even raise), so
-this one is small: pylint runs with `--exit-zero` and its JSON report (`json2`), and each
+this one is small: pylint runs with its JSON report (`json2`), and each
 message is reduced to a fingerprint that survives moved lines: file, message symbol, the
 function or class it is in, and its text with numbers blanked (`duplicate-code` names line
 ranges). The baseline is the sorted list of today's fingerprints, one a line, repeats kept.
 
 - A message not in the baseline (one more than it counts) fails, named.
-- Messages fixed since: the baseline is rewritten without them (commit it), and the run passes.
-- pylint's own failure (exit bits 1 fatal, 32 usage error) fails whatever the baseline says.
+- Messages fixed since: the baseline is rewritten without them (commit it), and the run passes;
+  not when the run was narrowed (`nox -s lint -- --disable=W`): then nothing counts as fixed.
+- pylint's own failure (exit bits 1 fatal, 32 usage error) and a file it cannot parse
+  (`syntax-error`) fail whatever the baseline says, and are never recorded.
 - The score floor stays, optional: `--fail-under`.
 """
 
@@ -26,6 +28,12 @@ from typing import Any
 from mlci.errors import ConfigError
 
 PYLINT_BROKE = 1 | 32  # exit bits: a fatal message, a usage error
+NEVER_KNOWN = (
+    "fatal",
+    "syntax-error",
+    "astroid-error",
+    "parse-error",
+)  # types and symbols no baseline hides
 SHOWN = 20
 
 
@@ -69,6 +77,7 @@ def run(
     *,
     fail_under: float | None = None,
     record: bool = False,
+    narrowed: bool = False,
 ) -> int:
     """Run pylint; 0 when it found nothing the baseline lacks and the score holds."""
     try:
@@ -79,6 +88,13 @@ def run(
         print(f"mlci: pylint itself failed (exit {done.returncode}); see above", file=sys.stderr)
         return done.returncode or 1
     found, score = read_report(report)
+    broken = sorted(f for f in found if any(f": {word}: " in f for word in NEVER_KNOWN))
+    if broken:
+        print("\n".join(broken[:SHOWN]))
+        print(
+            f"mlci: lint: pylint could not check {len(broken)} place(s): see above", file=sys.stderr
+        )
+        return 1
     if record:
         write_baseline(baseline, found)
         print(f"mlci: recorded pylint's {sum(found.values())} messages in {baseline}")
@@ -97,7 +113,7 @@ def run(
     if problems:
         print(f"mlci: lint: {'; '.join(problems)}", file=sys.stderr)
         return 1
-    if fixed:
+    if fixed and not narrowed:
         write_baseline(baseline, known - fixed)
         print(
             f"mlci: {sum(fixed.values())} baseline message(s) fixed:"

@@ -147,7 +147,7 @@ def run_session(
     if environment.location in FAILED:
         session.error(
             f"{definition.name}: its environment {environment.location.name} failed to build"
-            f" earlier in this run: {FAILED[environment.location]}"
+            f" earlier in this run: {FAILED[environment.location].rstrip('.')}"
         )
     run = Run(settings, session.name, reports.relative_to(root), tuple(session.posargs), python)
     try:
@@ -172,9 +172,14 @@ def run_session(
     extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
     if definition.runs_tests:
         extra.update(_flaky_environment(session, settings, definition, reports))
-    if _run_commands(session, definition, environment, reports, commands, shard is not None, extra):
+    try:
+        ran = _run_commands(
+            session, definition, environment, reports, commands, shard is not None, extra
+        )
+    finally:  # also when pytest failed: that is the run whose report a user reads
         if definition.runs_tests:
             _report_flaky(session, settings, definition, reports)
+    if ran:
         _judge(session, settings, definition, reports, sharded=shard is not None)
 
 

@@ -245,6 +245,9 @@ def _combine(settings: Settings, jobs: tuple[Job, ...]) -> dict[str, Any] | None
         "artifact": f"mlci-reports-{named}coverage",
         "durations": str(folder / shards.DURATIONS),
         "durations-key": durations_key_for(key),
+        # The plan job hands the durations to every shard as this artifact, into this folder.
+        "durations-artifact": f"mlci-durations-{named}run",
+        "durations-folder": str(folder),
     }
 
 

@@ -126,30 +126,11 @@ def _python_files(folder: Path, limit: int = 5000) -> Iterator[Path]:
 _TEST_DEFINITION = re.compile(r"^\s*(?:async\s+)?def test|^\s*class Test", re.M)
 
 
-def has_tests(settings: Settings) -> bool:
-    """Does the tests folder define any test (a `test*` function or `Test*` class)? A folder of
-    conftest.py and helpers has nothing for unit to run."""
+def _any_test_file_says(settings: Settings, pattern: re.Pattern[str]) -> bool:
+    """Does any Python file under the tests folder match `pattern`? (a look at the text)"""
     folder = tests_dir(settings)
     if folder is None:
         return False
-    for path in _python_files(settings.root / folder):
-        try:
-            if _TEST_DEFINITION.search(path.read_text(encoding="utf-8", errors="replace")):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def marked_tests(settings: Settings, marker: str) -> bool:
-    """Does any test file use `@pytest.mark.<marker>` (or `pytestmark = ... mark.<marker>`)?
-
-    A look at the text, for choosing sessions; the session itself still fails if none ran.
-    """
-    folder = tests_dir(settings)
-    if folder is None:
-        return False
-    pattern = re.compile(rf"\bmark\.{re.escape(marker)}\b")
     for path in _python_files(settings.root / folder):
         try:
             if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
@@ -157,6 +138,20 @@ def marked_tests(settings: Settings, marker: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def has_tests(settings: Settings) -> bool:
+    """Does the tests folder define any test (a `test*` function or `Test*` class)? A folder of
+    conftest.py and helpers has nothing for unit to run."""
+    return _any_test_file_says(settings, _TEST_DEFINITION)
+
+
+def marked_tests(settings: Settings, marker: str) -> bool:
+    """Does any test file use `@pytest.mark.<marker>` (or `pytestmark = ... mark.<marker>`)?
+
+    A look at the text, for choosing sessions; the session itself still fails if none ran.
+    """
+    return _any_test_file_says(settings, re.compile(rf"\bmark\.{re.escape(marker)}\b"))
 
 
 def pre_commit_config(root: Path) -> Path | None:

@@ -66,7 +66,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     in a unit shard, record what was collected."""
     record = os.environ.get(shards.COLLECTED_ENV)
     if record:
-        shards.add_collected(Path(record), [item.nodeid for item in items])
+        nodeids = [item.nodeid for item in items]
+        shards.add_collected(Path(record), nodeids, _junit_names(config, nodeids))
     gpu = os.environ.get("MLCI_GPU_MARKER") or "gpu"  # the project's gpu-marker
     gpu_items = [item for item in items if item.get_closest_marker(gpu) is not None]
     if not (config.getoption("--run-gpu") or os.environ.get("MLCI_SESSION") == "gpu"):
@@ -84,6 +85,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def _junit_names(config: pytest.Config, nodeids: list[str]) -> list[str] | None:
+    """`classname::name` as this pytest's JUnit report writes them (its own function, and its
+    --junit-prefix); None where that function is not there (shards.junit_id mirrors it)."""
+    try:
+        from _pytest.junitxml import mangle_test_address
+    except ImportError:
+        return None
+    prefix = config.getoption("junitprefix", None)
+    names = []
+    for nodeid in nodeids:
+        parts = mangle_test_address(nodeid)
+        if prefix:
+            parts.insert(0, prefix)
+        names.append(f"{'.'.join(parts[:-1])}::{parts[-1]}")
+    return names
+
+
 def _cuda_devices() -> int:
     """Imported here only: torch is there in a gpu session, and only multi-device tests ask."""
     try:
@@ -96,7 +114,8 @@ def _cuda_devices() -> int:
 # --- flaky and quarantined tests (flaky.py) -----------------------------------------------------
 
 _FAILURES: dict[str, list[str]] = {}  # node id -> each failed attempt's first line (this process)
-_SEEN: dict[str, list[dict[str, Any]]] = {"flaky": [], "quarantined": []}
+_SEEN: dict[str, list[dict[str, Any]]] = {"flaky": []}
+_QUARANTINED: dict[str, str] = {}  # node id -> failed / passed
 
 
 def _first_line(report: pytest.TestReport) -> str:
@@ -112,9 +131,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     del call
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    if report.when != "call":
-        return
     entry = flaky.quarantined_here().get(item.nodeid)
+    if report.when != "call":
+        if entry is not None and report.failed:  # a quarantined test's fixture failed
+            _mark(item, report, "mlci.quarantined", "failed")
+            report.outcome = "skipped"
+            report.wasxfail = f"quarantined until {entry['until']}: {entry['reason']}"
+        return
     if entry is not None:
         _mark(item, report, "mlci.quarantined", "failed" if report.failed else "passed")
         if report.failed:
@@ -138,9 +161,9 @@ def _mark(item: pytest.Item, report: pytest.TestReport, name: str, value: str) -
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Gather what the makereport hook marked (xdist workers send their reports here)."""
-    if report.when != "call":
-        return
     for name, value in report.user_properties:
+        if report.when != "call" and name != "mlci.quarantined":
+            continue
         if name == flaky.PROPERTY and report.passed:
             evidence = json.loads(str(value))
             _SEEN["flaky"].append(
@@ -152,10 +175,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 }
             )
         elif name == "mlci.quarantined":
-            _SEEN["quarantined"].append({"test": report.nodeid, "outcome": value})
+            # Later phases' reports carry the item's properties again: one entry per test.
+            _QUARANTINED[report.nodeid] = str(value)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     folder = os.environ.get(flaky.REPORTS_ENV)
     if folder and not hasattr(session.config, "workerinput"):  # the controller writes it
-        flaky.write_report(Path(folder), _SEEN["flaky"], _SEEN["quarantined"])
+        quarantined = [{"test": test, "outcome": out} for test, out in _QUARANTINED.items()]
+        flaky.write_report(Path(folder), _SEEN["flaky"], quarantined)

@@ -185,7 +185,9 @@ def _lint(run: Run) -> list[list[str]]:
     ]
     if settings.given("pylint-fail-under"):
         judge += ["--fail-under", f"{settings.pylint_fail_under:g}"]
-    commands.append([*judge, "--", "pylint", formats, "--exit-zero", *pylint_args, package])
+    if pylint_args:
+        judge.append("--narrowed")
+    commands.append([*judge, "--", "pylint", formats, *pylint_args, package])
     return commands
 
 

@@ -8,7 +8,9 @@ option table.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -251,8 +253,13 @@ def _from_tools(values: dict[str, Setting], root: Path, problems: list[str]) -> 
         if found is None:
             continue
         option = OPTIONS_BY_NAME[name]
+        raw = found.value
+        if option.kind == "int" and isinstance(raw, (str, float)):
+            # pytest-timeout takes fractions of a second; mlci's setting counts whole ones.
+            with contextlib.suppress(ValueError):  # parse() below names a bad value
+                raw = math.ceil(float(raw))
         try:
-            value = option.parse(found.value, f"{name} (from {found.source} {key})")
+            value = option.parse(raw, f"{name} (from {found.source} {key})")
         except OptionError as err:
             problems.append(str(err))
             continue

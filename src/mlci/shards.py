@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections import Counter
@@ -83,12 +84,14 @@ def write_record(folder: Path, shard: Shard, durations: str) -> Path:
     return path
 
 
-def add_collected(path: Path, nodeids: list[str]) -> None:
-    """Called by the pytest plugin after marker selection, before pytest-split's own split.
-    Written whole then renamed: xdist workers each collect, and write the same list."""
+def add_collected(path: Path, nodeids: list[str], junit_ids: list[str] | None = None) -> None:
+    """Called by the pytest plugin after marker selection, before pytest-split's own split,
+    with the names pytest's JUnit report will give those tests. Written whole then renamed:
+    xdist workers each collect, and write the same list."""
     record = json.loads(path.read_text(encoding="utf-8"))
     record["collected"] = nodeids
-    partial = path.with_name(f"{path.name}.{id(nodeids)}.tmp")
+    record["junit"] = junit_ids
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     partial.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     partial.replace(path)
 
@@ -166,8 +169,16 @@ def check_complete(folders: list[Path]) -> str | None:
                 f"shard {index}/{total} stopped before its tests were collected (see its job's"
                 " log): the run cannot be proven complete"
             )
-        collected_sets.append({junit_id(str(nodeid)) for nodeid in nodeids})
+        named = record.get("junit")  # pytest's own names, when the plugin could ask for them
+        if isinstance(named, list) and len(named) == len(nodeids):
+            collected_sets.append({str(name) for name in named})
+        else:
+            collected_sets.append({junit_id(str(nodeid)) for nodeid in nodeids})
     collected = collected_sets[0]
+    if not collected and not ran:
+        return (
+            f"the unit shards collected no test at all ({len(records)} shards): nothing was checked"
+        )
     counts = Counter(ran)
     digests = {f"{i}/{total}": str(r.get("durations")) for i, r in sorted(records.items())}
     missing_shards = [f"{i}/{total}" for i in range(1, total + 1) if i not in records]

@@ -2,15 +2,18 @@
 itself reads it. mlci fills only what these leave unsaid (docs/architecture.md, precedence).
 
 Each tool stops at the first file it finds, so the first matching file below is the one used:
-- pytest (docs "Configuration: configuration file formats"): pytest.ini, pyproject.toml
+- pytest (docs "Configuration: configuration file formats"): pytest.toml, .pytest.toml
+  (pytest 9), pytest.ini, .pytest.ini, pyproject.toml `[tool.pytest]` (pytest 9) or
   `[tool.pytest.ini_options]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`; a pytest.ini
   wins even when empty.
 - pylint (docs "Configuration: finding the configuration file"): pylintrc, .pylintrc,
-  pyproject.toml with `[tool.pylint.*]`, setup.cfg with `[pylint.*]` sections, tox.ini.
+  pylintrc.toml, .pylintrc.toml, pyproject.toml with `[tool.pylint]`, setup.cfg and tox.ini with
+  `[pylint]` / `[pylint.*]` sections; every section's options in one namespace.
 - mypy (docs "The mypy configuration file"): mypy.ini, .mypy.ini, pyproject.toml
   `[tool.mypy]`, setup.cfg `[mypy]`.
-- coverage (docs "Configuration reference"): .coveragerc, then setup.cfg, tox.ini (their
-  `[coverage:*]` sections), pyproject.toml `[tool.coverage.*]`, the first that has any.
+- coverage (docs "Configuration reference"): .coveragerc, .coveragerc.toml, then setup.cfg,
+  tox.ini (their `[coverage:*]` sections), pyproject.toml `[tool.coverage.*]`, the first that
+  has any.
 Standard library only (this runs inside nox); a file that cannot be parsed counts as absent,
 since the tool itself then reports it.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlci._toml import tomllib
 from mlci.project import read_pyproject
 
 
@@ -67,11 +71,23 @@ def _section(parser: configparser.ConfigParser, name: str, source: str) -> dict[
 
 
 def _pytest(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
-    if (root / "pytest.ini").is_file():
-        parser = _ini(root / "pytest.ini")
-        found = parser is not None and parser.has_section("pytest")
-        return _section(parser, "pytest", "pytest.ini") if parser is not None and found else {}
-    table = pyproject.get("tool", {}).get("pytest", {}).get("ini_options")
+    for name in ("pytest.toml", ".pytest.toml"):  # pytest 9's native TOML files
+        if (root / name).is_file():
+            table = _toml_file(root / name).get("pytest", {})
+            found = table if isinstance(table, dict) else {}
+            return {key: ToolValue(value, f"{name} [pytest]") for key, value in found.items()}
+    for name in ("pytest.ini", ".pytest.ini"):
+        if (root / name).is_file():
+            parser = _ini(root / name)
+            found_ini = parser is not None and parser.has_section("pytest")
+            return _section(parser, "pytest", name) if parser is not None and found_ini else {}
+    tool = pyproject.get("tool", {}).get("pytest", {})
+    native = {k: v for k, v in tool.items() if k != "ini_options"} if isinstance(tool, dict) else {}
+    if native:  # pytest 9: [tool.pytest] itself
+        return {
+            key: ToolValue(value, "pyproject.toml [tool.pytest]") for key, value in native.items()
+        }
+    table = tool.get("ini_options") if isinstance(tool, dict) else None
     if isinstance(table, dict):
         source = "pyproject.toml [tool.pytest.ini_options]"
         return {key: ToolValue(value, source) for key, value in table.items()}
@@ -82,29 +98,61 @@ def _pytest(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
     return {}
 
 
+def _pylint_toml(tool: Any, source: str) -> dict[str, ToolValue]:
+    """pylint reads `[tool.pylint]` flattened: every option of every section, and top-level
+    keys too, so `fail-under` may stand in any of them."""
+    if not isinstance(tool, dict):
+        return {}
+    found = {
+        key: ToolValue(v, f"{source} [tool.pylint]")
+        for key, v in tool.items()
+        if not isinstance(v, dict)
+    }
+    for section, table in tool.items():
+        if isinstance(table, dict):
+            found.update(
+                {key: ToolValue(v, f"{source} [tool.pylint.{section}]") for key, v in table.items()}
+            )
+    return found
+
+
+def _pylint_ini(parser: configparser.ConfigParser, name: str, prefix: str) -> dict[str, ToolValue]:
+    found: dict[str, ToolValue] = {}
+    for section in parser.sections():
+        if section.lower() == prefix.rstrip(".") or section.lower().startswith(prefix):
+            found.update(_section(parser, section, name))
+    return found
+
+
 def _pylint(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
+    """pylint's own search: pylintrc, .pylintrc, pylintrc.toml, .pylintrc.toml, pyproject.toml
+    with [tool.pylint], setup.cfg / tox.ini with pylint sections; all sections flattened."""
     for name in ("pylintrc", ".pylintrc"):
         parser = _ini(root / name) if (root / name).is_file() else None
         if parser is not None:
-            for section in ("MAIN", "main", "MASTER", "master"):
-                if parser.has_section(section):
-                    return _section(parser, section, name)
-            return {}
-    tool = pyproject.get("tool", {}).get("pylint")
-    if isinstance(tool, dict):
-        for section in ("main", "MAIN", "master", "MASTER"):
-            table = tool.get(section)
-            if isinstance(table, dict):
-                source = f"pyproject.toml [tool.pylint.{section}]"
-                return {key: ToolValue(value, source) for key, value in table.items()}
-        return {}
+            return _pylint_ini(parser, name, "")
+    for name in ("pylintrc.toml", ".pylintrc.toml"):
+        if (root / name).is_file():
+            found = _pylint_toml(_toml_file(root / name).get("tool", {}).get("pylint"), name)
+            if found:
+                return found
+    if isinstance(pyproject.get("tool", {}).get("pylint"), dict):
+        return _pylint_toml(pyproject["tool"]["pylint"], "pyproject.toml")
     for name in ("setup.cfg", "tox.ini"):
         parser = _ini(root / name) if (root / name).is_file() else None
         if parser is not None:
-            for section in ("pylint.main", "pylint.MAIN", "pylint.master", "pylint.MASTER"):
-                if parser.has_section(section):
-                    return _section(parser, section, name)
+            found = _pylint_ini(parser, name, "pylint.")
+            if found:
+                return found
     return {}
+
+
+def _toml_file(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return data
 
 
 def _mypy(root: Path, pyproject: dict[str, Any]) -> dict[str, ToolValue]:
@@ -128,7 +176,14 @@ def coverage_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
     if (root / ".coveragerc").is_file():
         parser = _ini(root / ".coveragerc")
         if parser is not None:
-            return ".coveragerc", {name: dict(parser[name]) for name in parser.sections()}
+            # A .coveragerc may also spell its sections `[coverage:report]`.
+            return ".coveragerc", {
+                name.removeprefix("coverage:"): dict(parser[name]) for name in parser.sections()
+            }
+    if (root / ".coveragerc.toml").is_file():
+        table = _toml_file(root / ".coveragerc.toml").get("tool", {}).get("coverage")
+        if isinstance(table, dict):
+            return ".coveragerc.toml", {k: v for k, v in table.items() if isinstance(v, dict)}
     for name in ("setup.cfg", "tox.ini"):
         parser = _ini(root / name) if (root / name).is_file() else None
         if parser is None:
