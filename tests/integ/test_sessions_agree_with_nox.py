@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integ.conftest import RunNox
+from tests.integ.conftest import QUICK, RunNox
 from tests.integ.test_sample_sessions import output
 
 pytestmark = pytest.mark.integ
@@ -66,6 +66,7 @@ def test_mlci_sessions_shows_the_commands_nox_runs(tmp_path: Path, run_nox: RunN
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **QUICK},  # the settings run_nox gives nox
     )
     expected = {
         Path(words[0]).name: words[1:]
