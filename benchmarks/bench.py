@@ -40,7 +40,7 @@ UNIT = ["tests", "-m", "not integ and not gpu", "-q", "-p", "no:cacheprovider"]
 BASELINE_TOOLS = ["pytest", "pytest-cov", "nbmake", "ipykernel", "mypy", "pylint", "matplotlib"]
 # The sample registers its markers through mlci's pytest plugin; the baseline loads that one
 # small module from this tree (PYTHONPATH below) instead of installing mlci.
-MARKERS = ["-p", "mlci.pytest_plugin"]
+MARKERS = ["-p", "mlci.session.pytest_plugin"]
 BASELINE_COMMANDS = [
     ["pylint", "src/sample_model"],
     ["mypy", "src/sample_model", "tests"],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlci.option_table import OPTIONS
-from mlci.options import MAX_CHARS
+from mlci.config.option_table import OPTIONS
+from mlci.config.options import MAX_CHARS
 
 # The inputs every entry point shares: the options the CI front ends pass on.
 CI_OPTIONS = tuple(option for option in OPTIONS if option.ci)

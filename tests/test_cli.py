@@ -10,8 +10,8 @@ import pytest
 
 import mlci
 from mlci.cli import main
+from mlci.config.option_table import OPTIONS
 from mlci.docs import readme_blocks
-from mlci.option_table import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 WriteProject = Callable[..., Path]
@@ -143,7 +143,7 @@ def test_readme_tables_are_generated_from_the_option_table_and_the_registry() ->
 
 def test_import_mlci_does_not_load_nox_or_torch() -> None:
     code = (
-        "import sys, mlci, mlci.cli, mlci.settings;"
+        "import sys, mlci, mlci.cli, mlci.config.settings;"
         " print(sorted(m for m in ('nox', 'torch') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from mlci._toml import tomllib
-from mlci.registry import BY_NAME
+from mlci.session.registry import BY_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "device-check.sh"
@@ -37,7 +37,7 @@ def test_it_carries_what_mlci_and_the_gpu_session_need() -> None:
         for requirement in project["dependencies"]
         if "python_version < '3.11'" not in requirement
     }
-    from mlci.settings import resolve
+    from mlci.config.settings import resolve
 
     sample = resolve(ROOT / "examples" / "sample-model", environ={})
     for requirement in BY_NAME["gpu"].tools(sample):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlci.option_table import OPTIONS
+from mlci.config.option_table import OPTIONS
 from tests import github_semantics as gh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,10 +203,10 @@ def test_the_release_workflow_runs_on_release_tags_only() -> None:
     assert jobs["self-test"]["uses"] == "./.github/workflows/ci.yml"
     assert "workflow_call" in load(ROOT / ".github" / "workflows" / "ci.yml")["on"]
     build = [step.get("run", "") for step in jobs["build"]["steps"]]
-    assert build.index('python3 -m mlci.release ref "$REF"') < build.index(
+    assert build.index('python3 -m mlci.ci.release ref "$REF"') < build.index(
         "uv build --out-dir dist"
     )
-    assert 'python3 -m mlci.release dist "$REF" dist' in build
+    assert 'python3 -m mlci.ci.release dist "$REF" dist' in build
 
 
 def test_the_release_publishes_by_trusted_publishing_with_an_attestation() -> None:

@@ -12,8 +12,7 @@ import pytest
 
 from mlci._version import __version__
 from mlci.compat import load as load_compat
-from mlci.option_table import OPTIONS
-from mlci.registry import SESSION_NAMES
+from mlci.config.option_table import OPTIONS, SESSION_NAMES
 from tests import gitlab_semantics as gl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +110,7 @@ def test_defaults_follow_mlci() -> None:
 
 def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> None:
     """The sessions nox gets, the GitLab jobs and the GitHub plan legs are one set."""
-    from mlci.registry import REGISTRY
+    from mlci.session.registry import REGISTRY
 
     both = {**documents(MAIN)[1], **documents(GPU)[1]}
     jobs = {name for name in both if not name.startswith(".")}
@@ -125,9 +124,9 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
         )
     assert both["mlci-unit-shard"]["script"][-1].endswith("-s unit")
 
-    from mlci.planner import make_plan
-    from mlci.settings import resolve
-    from tests.test_planner import full_project
+    from mlci.ci.planner import make_plan
+    from mlci.config.settings import resolve
+    from tests.ci.test_planner import full_project
 
     settings = resolve(full_project(tmp_path), {"gpu-runner": "gpu"}, environ={})
     plan = make_plan(settings)
@@ -137,7 +136,7 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
 
 def test_job_time_limits_are_the_planners() -> None:
     """GitLab cannot read the plan's per-leg limits, so its YAML repeats them; kept equal here."""
-    from mlci.planner import REPORT_MINUTES, TIMEOUT_MINUTES
+    from mlci.ci.planner import REPORT_MINUTES, TIMEOUT_MINUTES
 
     cpu, gpu = documents(MAIN)[1][".mlci-job"], documents(GPU)[1][".mlci-gpu-runner"]
     assert cpu["timeout"] == f"{TIMEOUT_MINUTES['cpu']}m"
@@ -247,7 +246,7 @@ def test_sharded_unit_has_its_shard_and_combine_jobs_instead(count: int) -> None
 
 
 def test_the_carried_durations_are_where_mlci_keeps_them() -> None:
-    from mlci.shards import DURATIONS
+    from mlci.session.shards import DURATIONS
 
     wd = "$[[ inputs.working-directory ]]"
     jobs = documents(MAIN)[1]
@@ -337,10 +336,10 @@ def test_caches_of_protected_refs_are_their_own() -> None:
 
 
 def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
-    """mlci.planner.testmon_data names the file on GitHub (matrix `carry`); GitLab's cache
+    """mlci.ci.planner.testmon_data names the file on GitHub (matrix `carry`); GitLab's cache
     paths are static, so the template repeats it and this test keeps the two equal."""
-    from mlci.planner import testmon_data
-    from mlci.settings import resolve
+    from mlci.ci.planner import testmon_data
+    from mlci.config.settings import resolve
 
     unit = documents(MAIN)[1]["mlci-unit"]
     uv, testmon = unit["cache"]
@@ -354,7 +353,7 @@ def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
 
 def test_report_folders_are_the_planners() -> None:
     """GitLab's artifact paths are static: they repeat mlci's reports folder, kept equal here."""
-    from mlci.project import REPORTS
+    from mlci.project.files import REPORTS
 
     wd = "$[[ inputs.working-directory ]]"
     base = documents(MAIN)[1][".mlci-job"]["artifacts"]
@@ -429,10 +428,10 @@ def test_the_kits_own_pipeline_releases_tags_to_the_catalog(tmp_path: Path) -> N
     ],
 )
 def test_only_release_tags_make_a_catalog_release(tag: str, protected: str, released: bool) -> None:
-    """The same tags as mlci.release.TAG_REF (the GitHub release), no other."""
+    """The same tags as mlci.ci.release.TAG_REF (the GitHub release), no other."""
     import yaml
 
-    from mlci.release import TAG_REF
+    from mlci.ci.release import TAG_REF
 
     [rule] = yaml.safe_load(KIT_PIPELINE.read_text())["catalog-release"]["rules"]
     variables = {"CI_COMMIT_TAG": tag, "CI_COMMIT_REF_PROTECTED": protected}
@@ -441,7 +440,7 @@ def test_only_release_tags_make_a_catalog_release(tag: str, protected: str, rele
 
 
 def _durations_path() -> str:
-    from mlci.shards import DURATIONS
+    from mlci.session.shards import DURATIONS
 
     return f"./{DURATIONS}"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlci.cli import main
-from mlci.options import Option
+from mlci.config.options import Option
 from tests.hostile import CI_OPTIONS, payloads
 
 CASES = [(option, kind) for option in CI_OPTIONS for kind in payloads(Path("marker"))]

@@ -29,8 +29,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_the_readme_the_sample_and_init_name_the_same_release_of_the_kit() -> None:
     """One reference for the kit everywhere a user copies it from: GitHub's moving major tag of
     this release, GitLab's release tag."""
-    from mlci import init, release
     from mlci._version import __version__
+    from mlci.ci import release
+    from mlci.init import propose as init
 
     root = Path(__file__).resolve().parents[1]
     major = release.major_tag(f"refs/tags/v{__version__}")

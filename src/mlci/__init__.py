@@ -15,6 +15,6 @@ def sessions(root: str | Path | None = None) -> None:
     `root` is the project folder (default: the noxfile's folder, where nox runs).
     """
     # Imported here so that `import mlci` (and the `mlci` command) never loads nox.
-    from mlci.nox_sessions import sessions as register
+    from mlci.session.nox_sessions import sessions as register
 
     register(root)

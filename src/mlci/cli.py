@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlci._version import __version__
+from mlci.config.option_table import OPTIONS, OPTIONS_BY_NAME
 from mlci.errors import ConfigError
-from mlci.option_table import OPTIONS, OPTIONS_BY_NAME
 
 if TYPE_CHECKING:
-    from mlci.settings import Settings
+    from mlci.config.settings import Settings
 
 EPILOG = """\
 Settings come from, highest first: a flag, the MLCI_<NAME> environment variable,
@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from mlci import init
+    from mlci.init import propose as init
 
     return init.main(
         args.project.resolve(),
@@ -287,7 +287,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from mlci.summary import session_summary
+    from mlci.session.summary import session_summary
 
     for folder in args.reports:
         print(session_summary(args.session or folder.name, folder, args.outcome), end="")
@@ -295,7 +295,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _mypy_baseline(args: argparse.Namespace) -> int:
-    from mlci import mypy_baseline
+    from mlci.session import mypy_baseline
 
     command = args.mypy[1:] if args.mypy[:1] == ["--"] else args.mypy
     if not command:
@@ -306,7 +306,7 @@ def _mypy_baseline(args: argparse.Namespace) -> int:
 
 
 def _lint_baseline(args: argparse.Namespace) -> int:
-    from mlci import lint_baseline
+    from mlci.session import lint_baseline
 
     command = args.pylint[1:] if args.pylint[:1] == ["--"] else args.pylint
     if not command:
@@ -322,7 +322,7 @@ def _lint_baseline(args: argparse.Namespace) -> int:
 
 
 def _merge_durations(args: argparse.Namespace) -> int:
-    from mlci import shards
+    from mlci.session import shards
 
     count, skipped = shards.merge(args.files, args.output)
     for line in skipped:
@@ -333,7 +333,7 @@ def _merge_durations(args: argparse.Namespace) -> int:
 
 
 def _check_needs(args: argparse.Namespace) -> int:
-    from mlci.summary import needs_verdict
+    from mlci.session.summary import needs_verdict
 
     allowed = [job.strip() for job in args.allow_skipped.split(",") if job.strip()]
     ok, text = needs_verdict(args.needs or os.environ.get("MLCI_NEEDS", ""), allowed)
@@ -354,7 +354,7 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _settings_values(settings: Settings) -> dict[str, Any]:
-    from mlci.checks import redact
+    from mlci.config.checks import redact
 
     values = {}
     for name, setting in settings.sources.items():
@@ -375,8 +375,8 @@ def _settings_lines(values: dict[str, Any]) -> str:
 def _working_directory(flag: str | None) -> Path:
     """The project folder, from the flag or the environment (it cannot come from the
     project's own pyproject.toml), checked before anything is read from it."""
-    from mlci.options import OptionError
-    from mlci.settings import resolve_one
+    from mlci.config.options import OptionError
+    from mlci.config.settings import resolve_one
 
     try:
         setting = resolve_one(OPTIONS_BY_NAME["working-directory"], {"working-directory": flag})
@@ -426,9 +426,9 @@ def _append(path: Path, text: str) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from mlci import plan_output
-    from mlci.planner import make_plan
-    from mlci.settings import resolve
+    from mlci.ci import plan_output
+    from mlci.ci.planner import make_plan
+    from mlci.config.settings import resolve
 
     problems: list[str] = _version_problems(args.expect_version)
     try:
@@ -470,9 +470,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from mlci.sessions_report import describe
-    from mlci.settings import resolve
-    from mlci.validation import check
+    from mlci.config.settings import resolve
+    from mlci.session.sessions_report import describe
+    from mlci.session.validation import check
 
     settings = resolve(args.project, _flags(args))
     choice = check(settings)
@@ -499,7 +499,7 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from mlci import doctor
+    from mlci.envs import doctor
 
     report = doctor.collect()
     found = doctor.problems(report, require_gpu=args.require_gpu)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci import release
 from mlci._version import __version__
+from mlci.ci import release
 from tests.sample import ANSI, ROOT, commit_all, copy_sample, git
 
 STAND_INS = Path(__file__).resolve().parent / "github-stand-ins"

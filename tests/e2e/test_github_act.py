@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.junit import totals
+from mlci.session.junit import totals
 from tests.e2e.act_harness import KIT_REF, ActRun, kit_copy, run_act, sample_copy
 from tests.hostile import CI_OPTIONS, payloads
 
@@ -190,7 +190,7 @@ def test_testmon_data_is_carried_to_the_next_run(tmp_path: Path, kit: Path) -> N
 
 def one_minute_sessions(kit: Path) -> None:
     """The kit under test gives sessions one minute (60 - 5 in the release), so a hang ends soon."""
-    planner = kit / "src" / "mlci" / "planner.py"
+    planner = kit / "src" / "mlci" / "ci" / "planner.py"
     text = planner.read_text()
     assert 'TIMEOUT_MINUTES = {"cpu": 60,' in text
     planner.write_text(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlci._version import __version__
-from mlci.junit import totals
+from mlci.session.junit import totals
 from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
 from tests.hostile import payloads
 from tests.sample import git

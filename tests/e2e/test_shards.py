@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlci.junit import parse
-from mlci.summary import total_coverage
+from mlci.session.junit import parse
+from mlci.session.summary import total_coverage
 from tests.e2e.act_harness import KIT_REF, kit_copy, run_act
 from tests.e2e.gitlab_harness import as_gitlab_repository, bare_kit, run_pipeline
 from tests.sample import commit_all

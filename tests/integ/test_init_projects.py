@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mlci.settings import resolve
+from mlci.config.settings import resolve
+from tests.init.test_init import pyproject_src, setup_py_flat
 from tests.integ.conftest import RunNox
 from tests.integ.test_sample_sessions import output
-from tests.test_init import pyproject_src, setup_py_flat
 
 pytestmark = pytest.mark.integ
 

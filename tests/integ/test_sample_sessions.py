@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.junit import totals
+from mlci.session.junit import totals
 from tests.integ.conftest import RunNox, edit
 
 pytestmark = pytest.mark.integ

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlci import install, settings
+from mlci.config import settings
+from mlci.envs import install
 from tests.integ.conftest import RunNox
 from tests.integ.test_sample_sessions import output
 from tests.torch_setups import FORMS, MARKER, PYTORCH, fake_wheel, stand_in_index, write_project

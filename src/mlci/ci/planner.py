@@ -1,0 +1,359 @@
+"""`mlci plan`: turn the CI inputs into the jobs to run, or reject them in seconds.
+
+Both CI front ends start with this step, so a bad input fails before any 3 GB install. Every
+problem is reported at once, one line each, naming the input, the bad value and the choices.
+The settings and the project are checked by `validation.check`, the same check `nox` and
+`mlci sessions` make; this module adds what only CI has: runners and GPU jobs. Everything a CI
+job uses (session, runner, report folder, artifact and cache names, time limits) is in its leg.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from mlci.compat import TorchRelease
+from mlci.config.options import Origin
+from mlci.config.settings import Settings
+from mlci.envs import disk
+from mlci.errors import ConfigError
+from mlci.project.files import REPORTS
+from mlci.session import shards
+from mlci.session.registry import SessionDef
+from mlci.session.validation import Choice, check
+
+GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
+# Job time limits: a CPU session, and a GPU session (which also installs a CUDA torch).
+TIMEOUT_MINUTES = {"cpu": 60, "gpu": 90}
+# The session's own step stops this much earlier, so that a hung job still reports and uploads.
+REPORT_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class Job:
+    """One CI job (a matrix leg): which nox session, on which Python, torch build and runner."""
+
+    name: str
+    session: str  # the nox session: `unit-3.11`, `lint`, `gpu`
+    python: str
+    torch_backend: str
+    runner: tuple[str, ...]
+    reports: str  # its report folder, from the repository root
+    prefix: str = ""  # tells this call's legs apart from another call's (call-id / folder)
+    container: str = ""
+    # A file the job keeps from one CI run to the next (testmon's data), from the repository root.
+    carry: str = ""
+    shard: str = ""  # `2/3`: one shard of unit (MLCI_SHARD)
+    # The carried durations a shard splits by (restored, never saved: the combine job saves).
+    durations: str = ""
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.session == "gpu"
+
+    @property
+    def id(self) -> str:
+        """Unique among a plan's jobs: `unit-3.11`, `unit-3.11-shard-2`, `gpu-cu128`."""
+        if self.is_gpu:
+            return f"gpu-{self.torch_backend}"
+        return f"{self.session}-shard-{self.shard.split('/')[0]}" if self.shard else self.session
+
+    @property
+    def key(self) -> str:
+        """Unique among the legs of every call in a run: artifact and cache names."""
+        return f"{self.prefix}-{self.id}" if self.prefix else self.id
+
+    @property
+    def timeout_minutes(self) -> int:
+        return TIMEOUT_MINUTES["gpu" if self.is_gpu else "cpu"]
+
+    def as_dict(self, default_runner: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One matrix leg. `gpu-backends` is empty on CPU legs (empty counts as unset)."""
+        return {
+            "id": self.id,
+            "key": self.key,
+            "name": self.name,
+            "session": self.session,
+            "python": self.python,
+            "torch-backend": self.torch_backend,
+            "gpu-backends": self.torch_backend if self.is_gpu else "",
+            "runs-on": list(self.runner or default_runner),
+            "container": self.container,  # empty: on the runner itself
+            "timeout-minutes": self.timeout_minutes,
+            "session-timeout-minutes": self.timeout_minutes - REPORT_MINUTES,
+            "reports": self.reports,
+            "carry": self.carry,  # empty: nothing to keep
+            "shard": self.shard,  # empty: the whole of the session
+            "durations": self.durations,  # empty: nothing to restore
+            # uv's cache this leg's entry holds, estimated (GPU legs keep none on GitHub).
+            "cache-mb": 0 if self.is_gpu else disk.CACHE[disk.kind(self.torch_backend)] // disk.MB,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The jobs of one CI run, with the settings and the session choice they came from."""
+
+    settings: Settings
+    choice: Choice
+    torch: TorchRelease | None
+    sessions: tuple[str, ...]
+    python_versions: tuple[str, ...]
+    jobs: tuple[Job, ...]
+    gpu_jobs: tuple[Job, ...]
+    warnings: tuple[str, ...]
+    # The job that combines the unit shards (None: unit is not sharded).
+    combine: dict[str, Any] | None = None
+
+    @property
+    def may_skip(self) -> tuple[str, ...]:
+        """Jobs the required check lets be skipped: the combine job, when there is none."""
+        return () if self.combine else ("combine",)
+
+
+def make_plan(
+    settings: Settings, earlier: list[str] | None = None, *, static_jobs: bool = False
+) -> Plan:
+    """The jobs for these settings; raise ConfigError with one line per problem.
+
+    earlier: problems already found while reading the settings, reported with these.
+    static_jobs: the CI system made one job per session before any job could read the project
+    (GitLab): a session left out for having nothing to check is then an error.
+    """
+    problems: list[str] = []
+    warnings: list[str] = list(settings.warnings)
+    try:
+        choice = check(settings, earlier)
+        warnings += choice.warnings
+    except ConfigError as err:
+        problems += err.problems
+        warnings += err.warnings
+        choice = Choice(())
+    if static_jobs:
+        problems += [
+            f"sessions: {name} has nothing to check ({why}), but the template has a job for it:"
+            " list the sessions to run in the template's `sessions` input"
+            for name, why in choice.left_out.items()
+            if name != "gpu"
+        ]
+        problems += _shards_given_too_late(settings)
+
+    gpu_runner = settings.gpu_runner
+    gpu_listed = settings.given("sessions") and "gpu" in settings.sessions
+    gpu_chosen = "gpu" in choice.names
+    if gpu_listed and not gpu_runner:
+        problems.append(
+            'gpu-runner: the gpu session needs a GPU runner (labels or tags, e.g. ["gpu"]);'
+            " give one or drop gpu from sessions"
+        )
+    if gpu_runner and not gpu_chosen and not problems:
+        why = choice.left_out.get("gpu", "sessions has no gpu")
+        warnings.append(f"gpu-runner is given but no GPU job runs: {why}")
+    torch = choice.torch
+    if gpu_runner and gpu_chosen and torch is not None:
+        problems += _gpu_backend_problems(settings.gpu_backends, torch)
+
+    pythons = settings.python_versions
+    jobs = _cpu_jobs(settings, choice, pythons)
+    gpu_jobs: tuple[Job, ...] = ()
+    if gpu_runner and gpu_chosen and pythons:
+        gpu_jobs = tuple(
+            _job(
+                settings,
+                f"gpu ({build})",
+                "gpu",
+                pythons[0],
+                build,
+                gpu_runner,
+                container=settings.gpu_container,
+            )
+            for build in settings.gpu_backends
+        )
+    if not jobs and not gpu_jobs and not problems:
+        problems.append(
+            "sessions: nothing to run (only gpu is asked for, and no gpu-runner is given)"
+        )
+    if problems:
+        raise ConfigError(*problems, warnings=tuple(dict.fromkeys(warnings)))
+    caches = cache_entries(jobs)
+    total = sum(caches.values())
+    if total > settings.cache_budget_gb * disk.GB:
+        warnings.append(
+            f"caches: this call's uv caches come to about {disk.shown(total)} in"
+            f" {len(caches)} entries, over cache-budget-gb {settings.cache_budget_gb:g}: GitHub"
+            " evicts the oldest beyond its 10 GB; use fewer Python versions or torch builds"
+        )
+    # What `sessions` names (a session another implies, like coverage, comes with it).
+    names = tuple(
+        session.name
+        for session in choice.sessions
+        if session.implied_by is None and (not session.gpu or gpu_jobs)
+    )
+    return Plan(
+        settings,
+        choice,
+        torch,
+        names,
+        pythons,
+        jobs,
+        gpu_jobs,
+        tuple(dict.fromkeys(warnings)),
+        _combine(settings, jobs),
+    )
+
+
+def cache_entries(jobs: tuple[Job, ...]) -> dict[str, int]:
+    """The uv cache entries the CPU legs save (one per Python and torch build, as the workflow
+    keys them; GPU legs save none), and the estimated size of each."""
+    return {
+        f"{job.python}-{job.torch_backend}": disk.CACHE[disk.kind(job.torch_backend)]
+        for job in jobs
+    }
+
+
+def _shards_given_too_late(settings: Settings) -> list[str]:
+    """GitLab makes the shard jobs from the template's input before a job reads pyproject.toml,
+    so a `unit-shards` there that the input contradicts would be silently ignored."""
+    table = settings.project.tool("mlci")
+    wanted = table.get("unit-shards") if isinstance(table, dict) else None
+    if wanted is None or settings.origin("unit-shards") is not Origin.ENV:
+        return []
+    if wanted == settings.unit_shards:
+        return []
+    return [
+        f"unit-shards: [tool.mlci] says {wanted}, but the template's unit-shards input is"
+        f" {settings.unit_shards}: GitLab makes the shard jobs before any job reads"
+        f" pyproject.toml, so set the input to {wanted} (and drop it from [tool.mlci])"
+    ]
+
+
+def _combine(settings: Settings, jobs: tuple[Job, ...]) -> dict[str, Any] | None:
+    """What the combine job uses: where the shards' reports are and what it carries on."""
+    if not any(job.shard for job in jobs):
+        return None
+    key = prefix(settings)
+    named = f"{key}-" if key else ""
+    folder = PurePosixPath(settings.working_directory)
+    return {
+        "runs-on": list(settings.runner or GITHUB_DEFAULT_RUNNER),
+        "timeout-minutes": TIMEOUT_MINUTES["cpu"],
+        "session-timeout-minutes": TIMEOUT_MINUTES["cpu"] - REPORT_MINUTES,
+        "artifacts": f"mlci-reports-{named}unit-*-shard-*",
+        "downloads": str(folder / REPORTS / "shards"),
+        "reports": str(folder / REPORTS),
+        "artifact": f"mlci-reports-{named}coverage",
+        "durations": str(folder / shards.DURATIONS),
+        "durations-key": durations_key_for(key),
+        # The plan job hands the durations to every shard as this artifact, into this folder.
+        "durations-artifact": f"mlci-durations-{named}run",
+        "durations-folder": str(folder),
+    }
+
+
+def durations_key_for(key: str) -> str:
+    """The cache key prefix of the carried durations (one per call of the workflow)."""
+    return f"mlci-durations-{key + '-' if key else ''}"
+
+
+def _gpu_backend_problems(builds: tuple[str, ...], torch: TorchRelease) -> list[str]:
+    has = ", ".join(torch.cuda)
+    if not builds:
+        return [f"gpu-backends: the list is empty (choose from {has})"]
+    return [
+        f"gpu-backends: {build} is not a CUDA build of torch {torch.version} (has {has})"
+        for build in builds
+        if build not in torch.cuda
+    ]
+
+
+def prefix(settings: Settings) -> str:
+    """What sets this call's artifact and cache names apart: call-id, else the project folder."""
+    if settings.call_id:
+        return settings.call_id
+    folder = str(PurePosixPath(settings.working_directory))
+    return "" if folder == "." else re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-")
+
+
+def _job(
+    settings: Settings,
+    name: str,
+    session: str,
+    python: str,
+    backend: str,
+    runner: tuple[str, ...],
+    *,
+    container: str = "",
+    carry: str = "",
+    shard: str = "",
+    durations: str = "",
+) -> Job:
+    folder = f"{session}-shard-{shard.split('/')[0]}" if shard else session
+    reports = PurePosixPath(settings.working_directory) / REPORTS / folder
+    return Job(
+        name,
+        session,
+        python,
+        backend,
+        runner,
+        reports=str(reports),
+        prefix=prefix(settings),
+        container=container,
+        carry=carry,
+        shard=shard,
+        durations=durations,
+    )
+
+
+def _cpu_jobs(settings: Settings, choice: Choice, pythons: tuple[str, ...]) -> tuple[Job, ...]:
+    if not pythons:
+        return ()
+    runner = settings.runner
+    backend = settings.torch_backend
+    jobs: list[Job] = []
+    for definition in choice.sessions:
+        if definition.gpu:
+            continue
+        if definition.implied_by is not None:
+            continue  # its own job (the combine job), not a leg
+        if definition.per_python:
+            jobs += _per_python(settings, definition, pythons)
+        else:
+            jobs.append(
+                _job(settings, definition.name, definition.name, pythons[0], backend, runner)
+            )
+    return tuple(jobs)
+
+
+def _per_python(settings: Settings, definition: SessionDef, pythons: tuple[str, ...]) -> list[Job]:
+    """One leg per Python, or per Python and shard (unit with unit-shards > 1)."""
+    runner, backend = settings.runner, settings.torch_backend
+    carry = testmon_data(settings) if settings.testmon else ""
+    count = settings.unit_shards if definition.name == "unit" else 1
+    durations = str(PurePosixPath(settings.working_directory) / shards.DURATIONS)
+    jobs: list[Job] = []
+    for python, session in zip(pythons, definition.nox_names(settings), strict=True):
+        if count == 1:
+            name = f"{definition.name} ({python})"
+            jobs.append(_job(settings, name, session, python, backend, runner, carry=carry))
+            continue
+        jobs += [
+            _job(
+                settings,
+                f"{definition.name} ({python}, {index}/{count})",
+                session,
+                python,
+                backend,
+                runner,
+                shard=f"{index}/{count}",
+                durations=durations,
+            )
+            for index in range(1, count + 1)
+        ]
+    return jobs
+
+
+def testmon_data(settings: Settings) -> str:
+    """testmon's data file, from the repository root: what a testmon job carries between runs."""
+    return str(PurePosixPath(settings.working_directory) / ".testmondata")

@@ -1,0 +1,104 @@
+"""gpu-torch = image, without a GPU: which interpreter, what is pinned, what is refused."""
+
+from __future__ import annotations
+
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlci.config.settings import resolve
+from mlci.envs import image, install
+from mlci.errors import ConfigError
+
+
+def fake_site(root: Path, torch_cuda: str | None, *, torch: bool = True) -> Path:
+    """A site-packages with torch (only its metadata and version.py) and a CUDA package."""
+    site = root / "site"
+    site.mkdir(parents=True)
+    dists = {"nvidia-cublas": "13.1.0", "triton": "3.6.0", "numpy": "2.4.0"}
+    if torch:
+        dists["torch"] = "2.11.0+cu130" if torch_cuda else "2.11.0+cpu"
+        (site / "torch").mkdir()
+        (site / "torch" / "version.py").write_text(
+            f"from typing import Optional\n__version__ = '{dists['torch']}'\n"
+            f"cuda: Optional[str] = {torch_cuda!r}\n"
+        )
+    for name, version in dists.items():
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return site
+
+
+def fake_python(root: Path, site: Path) -> Path:
+    """An interpreter (this one) that sees `site`, as an image's Python sees its packages."""
+    python = root / "bin" / "python3"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        f'#!/bin/sh\nexport PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}"\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    python.chmod(python.stat().st_mode | stat.S_IEXEC)
+    return python
+
+
+def test_a_cuda_torch_and_its_cuda_packages_are_pinned_as_installed(tmp_path: Path) -> None:
+    found = image.inspect(fake_python(tmp_path, fake_site(tmp_path, "13.0")))
+    assert (found.torch, found.cuda) == ("2.11.0+cu130", "13.0")
+    assert found.pinned == {"torch": "2.11.0+cu130", "nvidia-cublas": "13.1.0", "triton": "3.6.0"}
+    lines = found.constraints(tmp_path / "cache").read_text().splitlines()
+    assert lines[1:] == ["nvidia-cublas==13.1.0", "torch==2.11.0+cu130", "triton==3.6.0"]
+
+
+@pytest.mark.parametrize(
+    ("cuda", "has_torch", "message"),
+    [
+        (None, True, "has torch 2.11.0+cpu, a CPU build; a GPU job needs the image's CUDA build"),
+        (None, False, "has no torch; use an image with CUDA torch"),
+    ],
+)
+def test_an_image_without_cuda_torch_is_refused(
+    tmp_path: Path, cuda: str | None, has_torch: bool, message: str
+) -> None:
+    python = fake_python(tmp_path, fake_site(tmp_path, cuda, torch=has_torch))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        image.inspect(python)
+
+
+def test_which_interpreter(tmp_path: Path) -> None:
+    python = fake_python(tmp_path, fake_site(tmp_path, "13.0"))
+    # Named: used, in or out of CI.
+    assert image.find_python({"MLCI_IMAGE_PYTHON": str(python)}) == python
+    with pytest.raises(ConfigError, match="is not a Python interpreter"):
+        image.find_python({"MLCI_IMAGE_PYTHON": str(tmp_path / "nope")})
+    # Locally, never an interpreter nobody named.
+    with pytest.raises(ConfigError, match="locally name the interpreter to change"):
+        image.find_python({"PATH": str(python.parent)})
+    # In CI (the job's own, throwaway image): the first python3 on PATH that has torch.
+    empty = tmp_path / "empty"
+    empty_python = fake_python(empty, fake_site(empty, None, torch=False))
+    path = f"{empty_python.parent}:{python.parent}"
+    assert image.find_python({"CI": "true", "PATH": path}) == python
+    with pytest.raises(ConfigError, match="no python3 on PATH has torch"):
+        image.find_python({"CI": "true", "PATH": str(empty_python.parent)})
+
+
+def test_the_install_keeps_the_images_torch_and_takes_no_torch_index(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\ndependencies = ['torch']\n")
+    found = image.inspect(fake_python(tmp_path, fake_site(tmp_path, "13.0")))
+    settings = resolve(tmp_path, environ={"MLCI_GPU_TORCH": "image"})
+    request = install.request(settings, "image", ("pytest>=8",), tmp_path / "cache", image=found)
+    assert request.source is None and "-r" not in request.args  # no torch index at all
+    constraints = request.args[request.args.index("-c") + 1]
+    assert "torch==2.11.0+cu130" in Path(constraints).read_text()
+    assert "torch 2.11.0+cu130 (CUDA 13.0) of the image, kept" in request.follows
+
+
+def test_a_moved_package_is_named(tmp_path: Path) -> None:
+    before = image.ImageTorch(tmp_path, tmp_path, "2.11.0", "13.0", {"torch": "2.11.0"})
+    after = image.ImageTorch(tmp_path, tmp_path, "2.12.0", "13.0", {"torch": "2.12.0"})
+    assert image.changed(before, after) == ["torch 2.11.0 -> 2.12.0"]
+    assert image.changed(before, before) == []
