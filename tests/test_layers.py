@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    # --config: import-linter 2.15 (the newest on Python 3.10) takes no positional file.
     program = Path(sys.executable).with_name("lint-imports")
     return subprocess.run(
-        [str(program), str(ROOT / "pyproject.toml"), "--no-cache"],
+        [str(program), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
         capture_output=True,
         text=True,
         check=False,

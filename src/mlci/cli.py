@@ -246,6 +246,38 @@ def _session_tool_commands(sub: Any) -> None:
     )
     durations.add_argument("files", type=Path, nargs="+", help="the shards' files")
 
+    record = _command(
+        sub,
+        "test-map",
+        help="record which project files each test ran, from coverage data (--cov-context=test)",
+        description="Read a coverage data file recorded with pytest-cov's --cov-context=test and"
+        " write the map of each test to the project files it executed (JSON). With --merge, the"
+        " tests of other maps (a GPU runner's, say) are kept beside them.",
+    )
+    record.add_argument("--coverage", type=Path, required=True, help="coverage's data file")
+    record.add_argument("--output", type=Path, required=True, help="the map to write")
+    record.add_argument("--root", type=Path, default=Path.cwd(), help="the project folder")
+    record.add_argument("--commit", default="", help="the commit the run tested")
+    record.add_argument("--merge", type=Path, action="append", default=[], help="a map to keep")
+
+    select = _command(
+        sub,
+        "select",
+        help="decide which tests of a test map a change can reach (a pull request's gpu tests)",
+        description="Read the test map and the changed files (one path a line, deleted ones"
+        " included) and say in one line whether the tests must run, and which. Everything runs"
+        " unless EVENT is pull_request, the map is fresh, and every changed file is one the map"
+        " can follow (dependencies, configuration, data files and new modules run everything).",
+    )
+    select.add_argument("--map", type=Path, required=True, help="the test map (mlci test-map)")
+    select.add_argument("--changed", type=Path, required=True, help="the changed files, a list")
+    select.add_argument("--event", required=True, help="pull_request, push_default, tag, ...")
+    select.add_argument("--always", action="append", default=[], help="a glob that runs all")
+    select.add_argument("--max-age-days", type=float, default=14.0, help="an older map runs all")
+    select.add_argument("--mode", choices=("affected", "all"), default="affected")
+    select.add_argument("--label", default="gpu", help="the tests' name in the reason line")
+    select.add_argument("--output", type=Path, help="write the decision here (JSON)")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `mlci`; user mistakes print one line and return 2."""
@@ -261,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "merge-durations": _merge_durations,
         "check-needs": _check_needs,
         "options": _options,
+        "test-map": _test_map,
+        "select": _select,
     }
     try:
         return commands[args.command](args)
@@ -329,6 +363,55 @@ def _merge_durations(args: argparse.Namespace) -> int:
         print(f"mlci: warning: {line}", file=sys.stderr)
     written = ", ".join(map(str, args.output))
     print(f"mlci: {count} test durations from {len(args.files)} shards in {written}")
+    return 0
+
+
+def _test_map(args: argparse.Namespace) -> int:
+    from mlci.session import test_map
+
+    try:
+        found = test_map.from_coverage(args.coverage, args.root, commit=args.commit)
+        for other in args.merge:
+            found = test_map.merge(test_map.TestMap.load(other), found)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"test-map: {err}") from None
+    found.dump(args.output)
+    print(f"mlci: {len(found.tests)} tests and the files they ran in {args.output}")
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    import datetime
+
+    from mlci.ci import selection
+    from mlci.session.test_map import TestMap
+
+    try:
+        changed = args.changed.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"select: cannot read --changed {args.changed}: {err}") from None
+    try:
+        found: TestMap | None = TestMap.load(args.map)
+    except FileNotFoundError:
+        found = None  # no map yet: everything runs, and the line says so
+    except ValueError as err:
+        raise ConfigError(f"select: {err}") from None
+    decision = selection.decide(
+        changed=[line.strip() for line in changed if line.strip()],
+        test_map=found,
+        now=datetime.datetime.now(datetime.timezone.utc),
+        max_age=datetime.timedelta(days=args.max_age_days),
+        event=args.event,
+        always=args.always,
+        selected_tests=frozenset(found.tests) if found else frozenset(),
+        mode=args.mode,
+        label=args.label,
+    )
+    print(f"mlci: {decision.reason}")
+    if args.output is not None:
+        tests = None if decision.tests is None else list(decision.tests)
+        data = {"run": decision.run, "tests": tests, "reason": decision.reason}
+        args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
