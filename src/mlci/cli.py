@@ -257,7 +257,8 @@ def _session_tool_commands(sub: Any) -> None:
     record.add_argument("--coverage", type=Path, required=True, help="coverage's data file")
     record.add_argument("--output", type=Path, required=True, help="the map to write")
     record.add_argument("--root", type=Path, default=Path.cwd(), help="the project folder")
-    record.add_argument("--commit", default="", help="the commit the run tested")
+    record.add_argument("--commit", help="the commit the run tested (default: git's HEAD)")
+    record.add_argument("--marker", help="the tests all carry this marker (gpu: a gpu run's map)")
     record.add_argument("--merge", type=Path, action="append", default=[], help="a map to keep")
 
     select = _command(
@@ -367,10 +368,16 @@ def _merge_durations(args: argparse.Namespace) -> int:
 
 
 def _test_map(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from mlci.session import test_map
 
+    commit = args.commit if args.commit is not None else _head(args.root)
     try:
-        found = test_map.from_coverage(args.coverage, args.root, commit=args.commit)
+        found = test_map.from_coverage(args.coverage, args.root, commit=commit)
+        if args.marker:
+            marked = {args.marker: frozenset(found.tests)}
+            found = dataclasses.replace(found, marker_tests=marked)
         for other in args.merge:
             found = test_map.merge(test_map.TestMap.load(other), found)
     except (OSError, ValueError) as err:
@@ -378,6 +385,16 @@ def _test_map(args: argparse.Namespace) -> int:
     found.dump(args.output)
     print(f"mlci: {len(found.tests)} tests and the files they ran in {args.output}")
     return 0
+
+
+def _head(root: Path) -> str:
+    """The commit checked out at `root`, or "" outside a git repository."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _select(args: argparse.Namespace) -> int:

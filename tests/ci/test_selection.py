@@ -74,7 +74,9 @@ def _runs_all(decision: Decision, reason: str) -> None:
         ("merge_group", "merge queue"),
         ("merge_train", "merge train"),
         ("other", "not a pull or merge request"),
-        ("workflow_dispatch", "unknown event 'workflow_dispatch'"),
+        ("workflow_dispatch", "a manual run"),
+        ("push", "a push"),
+        ("release", "a release run, not a pull request"),
     ],
 )
 def test_only_a_pull_request_may_select(event: str, why: str) -> None:
@@ -259,9 +261,18 @@ def test_a_new_selected_test_file_selects_its_tests() -> None:
     )
 
 
-@pytest.mark.parametrize("path", ["tests/test_cpu.py", "tests/test_brand_new.py", "pkg/x_test.py"])
-def test_a_test_file_of_no_selected_test_skips(path: str) -> None:
-    assert _decide([path]) == Decision(False, (), SKIPPED_ONE)
+def test_a_test_file_of_no_selected_test_skips() -> None:
+    assert _decide(["tests/test_cpu.py"]) == Decision(False, (), SKIPPED_ONE)
+
+
+@pytest.mark.parametrize("path", ["tests/test_brand_new.py", "pkg/x_test.py"])
+def test_a_test_file_the_map_never_saw_runs_all(path: str) -> None:
+    """A new test file may hold gpu tests the map cannot name yet."""
+    _runs_all(
+        _decide([path]),
+        f"gpu: all tests, {path} changed, a test file the test map has never seen"
+        " (its tests are not in it yet)",
+    )
 
 
 def test_a_selected_test_the_map_never_recorded_always_runs() -> None:

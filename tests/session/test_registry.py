@@ -203,3 +203,32 @@ def test_descriptions_name_this_projects_folder_and_markers(write_project: Write
     assert "every notebook under `examples/`" in BY_NAME["nbmake"].runs_here(settings)
     assert "`pytest -m integration`" in BY_NAME["integ"].runs_here(settings)
     assert "notebooks/" not in BY_NAME["nbmake"].runs_here(settings)
+
+
+def test_gpu_select_records_the_test_map_in_unit_once_and_in_gpu(
+    write_project: WriteProject,
+) -> None:
+    settings = project(write_project, "python-versions = ['3.11', '3.12']\ngpu-select = 'all'\n")
+    first, second = (
+        BY_NAME["unit"].commands(Run(settings, f"unit-{python}", REPORTS, python=python))
+        for python in ("3.11", "3.12")
+    )
+    assert "--cov-context=test" in first[0]
+    assert first[1] == [
+        *("mlci", "test-map", "--coverage", f"{REPORTS}/coverage.data"),
+        *("--output", ".mlci-test-maps/unit.json"),
+    ]
+    assert len(second) == 1 and "--cov-context=test" not in second[0]  # one CPU map is enough
+    gpu = BY_NAME["gpu"].commands(Run(settings, "gpu", REPORTS, python="3.11"))
+    assert {"--cov=my_model", "--cov-context=test", "--cov-fail-under=0"} <= set(gpu[1])
+    assert gpu[2][-4:] == ["--output", ".mlci-test-maps/gpu.json", "--marker", "gpu"]
+    assert "pytest-cov>=6" in BY_NAME["gpu"].tools(settings)
+
+
+def test_without_gpu_select_no_map_is_recorded(write_project: WriteProject) -> None:
+    settings = project(write_project)
+    unit = BY_NAME["unit"].commands(Run(settings, "unit-3.11", REPORTS, python="3.11"))
+    gpu = BY_NAME["gpu"].commands(Run(settings, "gpu", REPORTS, python="3.11"))
+    assert len(unit) == 1 and "--cov-context=test" not in unit[0]
+    assert len(gpu) == 2 and not any(arg.startswith("--cov") for arg in gpu[1])
+    assert "pytest-cov>=6" not in BY_NAME["gpu"].tools(settings)

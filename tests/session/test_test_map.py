@@ -87,7 +87,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A project and the coverage data file a real `pytest --cov-context=test` run left."""
     root = tmp_path_factory.mktemp("recorded") / "proj"
     _write(root, PROJECT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE", "PYTEST_"))}
+    # The run under test must write its own data file: a session sets COVERAGE_FILE elsewhere.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COV_CORE", "COVERAGE_", "PYTEST_"))
+    }
     env["PYTHONPATH"] = str(root.parent / "outside")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=pkg",
@@ -297,11 +302,12 @@ def test_merge_unions_the_files_of_each_test_and_keeps_tests_of_either() -> None
     assert merged.setup_files == {"s1.py", "s2.py"}
 
 
-def test_merge_takes_the_newer_commit_and_time_in_either_order() -> None:
+def test_merge_is_as_old_as_its_older_part_in_either_order() -> None:
+    """A fresh CPU map merged with a stale GPU map is stale: the age check must see it."""
     old = _map(commit="old", recorded_at=WHEN)
     new = _map(commit="new", recorded_at=WHEN + timedelta(hours=1))
     for merged in (merge(old, new), merge(new, old)):
-        assert (merged.commit, merged.recorded_at) == ("new", WHEN + timedelta(hours=1))
+        assert (merged.commit, merged.recorded_at) == ("old", WHEN)
     assert merge(_map(commit="a"), _map(commit="b")).commit == "b"
 
 

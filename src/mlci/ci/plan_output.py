@@ -49,6 +49,8 @@ def github(plan: Plan) -> str:
         # to be skipped.
         "combine": _compact(plan.combine) if plan.combine else "",
         "may-skip": ",".join(plan.may_skip),
+        # Why the gpu legs run or were left out under gpu-select (empty when it is off).
+        "selection": plan.selection,
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -85,6 +87,7 @@ def as_json(plan: Plan) -> dict[str, Any]:
         "settings": resolved_values(plan),
         "combine": plan.combine,
         "left-out": dict(plan.choice.left_out),
+        "selection": plan.selection,
         "warnings": list(plan.warnings),
     }
 
@@ -117,6 +120,8 @@ def table(plan: Plan) -> str:
             f"(caches: about {total} of uv's cache in {len(caches)} entries; budget {budget:g} GB)"
         )
     body += [f"(left out: {name}: {why})" for name, why in plan.choice.left_out.items()]
-    if not plan.gpu_jobs:
+    if plan.selection:
+        body.append(f"({plan.selection})")
+    elif not plan.gpu_jobs:
         body.append("(no GPU job: give gpu-runner to add one)")
     return "\n".join([head, "", *body]) + "\n"

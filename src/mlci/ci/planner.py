@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
+from mlci.ci import selection
+from mlci.ci.selection import Decision
 from mlci.compat import TorchRelease
 from mlci.config.options import Origin
 from mlci.config.settings import Settings
 from mlci.envs import disk
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS
-from mlci.session import shards
+from mlci.session import shards, test_map
 from mlci.session.registry import SessionDef
 from mlci.session.validation import Choice, check
 
@@ -106,6 +109,8 @@ class Plan:
     warnings: tuple[str, ...]
     # The job that combines the unit shards (None: unit is not sharded).
     combine: dict[str, Any] | None = None
+    # Why the gpu legs run or were left out under gpu-select: one line ("" when it is off).
+    selection: str = ""
 
     @property
     def may_skip(self) -> tuple[str, ...]:
@@ -171,7 +176,12 @@ def make_plan(
             )
             for build in settings.gpu_backends
         )
-    if not jobs and not gpu_jobs and not problems:
+    selected_why = ""
+    if gpu_jobs and settings.gpu_select != "off":
+        decision = gpu_decision(settings, warnings)
+        selected_why = decision.reason
+        gpu_jobs = gpu_jobs if decision.run else ()
+    if not jobs and not gpu_jobs and not problems and not selected_why:
         problems.append(
             "sessions: nothing to run (only gpu is asked for, and no gpu-runner is given)"
         )
@@ -201,7 +211,48 @@ def make_plan(
         gpu_jobs,
         tuple(dict.fromkeys(warnings)),
         _combine(settings, jobs),
+        selected_why,
     )
+
+
+def gpu_decision(settings: Settings, warnings: list[str]) -> Decision:
+    """Whether the gpu legs run, from the carried test maps and the changed files (selection.py):
+    everything runs unless all of it says a pull request cannot reach a gpu test."""
+    changed: list[str] | None = None
+    if settings.changed_files:
+        try:
+            text = (settings.root / settings.changed_files).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            warnings.append(f"changed-files: cannot read {settings.changed_files} ({err})")
+        else:
+            changed = _in_project(text.splitlines(), settings.working_directory)
+    found, unreadable = test_map.load_carried(settings.root)
+    warnings += [f"gpu-select: {line}, left out" for line in unreadable]
+    return selection.decide(
+        changed=changed,
+        test_map=found,
+        now=datetime.now(timezone.utc),
+        max_age=timedelta(days=settings.test_map_max_age_days),
+        event=settings.event or "other",
+        always=settings.select_always,
+        selected_tests=found.marker_tests.get("gpu", frozenset()) if found else frozenset(),
+        mode="all",
+    )
+
+
+def _in_project(paths: list[str], working_directory: str) -> list[str]:
+    """git's paths are from the repository root, the map's from the project's folder: a path in
+    the project loses its folder; one outside it stays whole (the map knows no such file)."""
+    folder = PurePosixPath(working_directory)
+    found = []
+    for line in paths:
+        path = PurePosixPath(line.strip())
+        if not line.strip():
+            continue
+        if str(folder) != "." and path.is_relative_to(folder):
+            path = path.relative_to(folder)
+        found.append(str(path))
+    return found
 
 
 def cache_entries(jobs: tuple[Job, ...]) -> dict[str, int]:

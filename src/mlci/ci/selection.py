@@ -31,7 +31,9 @@ Event = Literal[
 Mode = Literal["affected", "all"]
 
 _RUNS_ALL: dict[str, str] = {
+    "push": "a push",
     "push_default": "push to the default branch",
+    "workflow_dispatch": "a manual run",
     "tag": "tag pipeline",
     "schedule": "scheduled run",
     "merge_group": "merge queue",
@@ -71,7 +73,7 @@ def decide(
     """Whether to run `selected_tests` for a change, and which; `changed` includes deleted files
     and is None when the diff is unknown."""
     if event != "pull_request":
-        return _all(label, _RUNS_ALL.get(event, f"unknown event {event!r}"))
+        return _all(label, _RUNS_ALL.get(event, f"a {event} run, not a pull request"))
     if changed is None:
         return _all(label, "the changed files are unknown")
     files = _normalized(changed)
@@ -80,6 +82,8 @@ def decide(
         return _all(label, "the diff lists no changed files")
     if test_map is None:
         return _all(label, "no test map recorded yet")
+    if not selected_tests:
+        return _all(label, f"the test map records no {label} run yet")
     why = _stale(test_map, now, max_age) or _blind_spot(files, test_map, always, selected_tests)
     if why is not None:
         return _all(label, why)
@@ -161,13 +165,16 @@ def _why_blind(
         return None
     if PurePosixPath(path).suffix != ".py":
         return ", not Python (the package may read it)"
+    if any(matches(path, pattern) for pattern in _TEST_FILES):
+        return ", a test file the test map has never seen (its tests are not in it yet)"
     return ", a module no recorded test ran (its reach is unknown)"
 
 
 def _is_test_file(path: str, test_map: TestMap, selected_tests: frozenset[str]) -> bool:
-    # A test file reaches only its own tests, which the map or the selection name.
+    # A test file the map or the selection knows reaches only its own tests. One it has never
+    # seen (a new test file) may hold tests of the selection: its reach is unknown.
     known = {file_of(node_id) for node_id in (*test_map.tests, *selected_tests)}
-    return path in known or any(matches(path, pattern) for pattern in _TEST_FILES)
+    return path in known
 
 
 def _affected(

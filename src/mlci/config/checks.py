@@ -22,6 +22,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
 _INDEX_URL = re.compile(r"(https?|file)://[A-Za-z0-9._~:/?#@%+=,!-]+")
+_GLOB = re.compile(r"[A-Za-z0-9._*?\[\]!][A-Za-z0-9._*?\[\]!/-]*")
 _FOLDER = re.compile(r"[A-Za-z0-9._~/+=,@%-]+")
 
 
@@ -139,6 +140,14 @@ def relative_folder(value: Value) -> str | None:
         return None
     return (
         f"{value!r} is not a relative folder inside the project (letters, digits, . _ - /; no ..)"
+    )
+
+
+def globs(value: Value) -> str | None:
+    return _each(
+        value,
+        lambda v: bool(_GLOB.fullmatch(v)) and ".." not in v.split("/"),
+        "a path glob inside the project (letters, digits, . _ - / * ? [ ])",
     )
 
 

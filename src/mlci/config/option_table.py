@@ -330,6 +330,51 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.markers,
     ),
     Option(
+        "gpu-select",
+        "str",
+        "off",
+        "On a pull request, run the gpu job only when the change can reach a gpu test: `all`"
+        " decides from the test map (which project files each test ran, recorded by `unit` and"
+        " `gpu` on the default branch) and runs every gpu test or none, with the reason in the"
+        " plan; `off` always runs it. Dependencies, configuration, conftest.py, non-Python"
+        " files, new modules and a missing or old map run it.",
+        check=checks.choice(("off", "all")),
+    ),
+    Option(
+        "select-always",
+        "list",
+        (),
+        "Paths (globs, `**` for any depth) whose change always runs the gpu job under"
+        " `gpu-select`, for files the tests read that no map can see.",
+        check=checks.globs,
+    ),
+    Option(
+        "test-map-max-age-days",
+        "number",
+        14.0,
+        "Under `gpu-select`, a test map recorded longer ago than this runs everything.",
+        check=checks.positive_number,
+    ),
+    Option(
+        "event",
+        "str",
+        "",
+        "What started the CI run (GitHub's event name; the CI front ends set it): only on"
+        " `pull_request` may `gpu-select` leave the gpu job out; a push, a tag, a schedule, a"
+        " merge queue (`merge_group`) or a manual run runs everything.",
+        check=checks.label,
+        project=False,
+    ),
+    Option(
+        "changed-files",
+        "str",
+        "",
+        "A file listing the paths a pull request changes, one a line (the CI front ends"
+        " write it from git); unset, `gpu-select` runs everything.",
+        check=checks.relative_path,
+        project=False,
+    ),
+    Option(
         "cache-budget-gb",
         "number",
         10.0,

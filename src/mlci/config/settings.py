@@ -78,6 +78,11 @@ class Settings:
     integ_marker: str
     gpu_marker: str
     exclude_markers: tuple[str, ...]
+    gpu_select: str
+    select_always: tuple[str, ...]
+    test_map_max_age_days: float
+    event: str
+    changed_files: str
     cache_budget_gb: float
     tests_dir: str
     notebooks: str

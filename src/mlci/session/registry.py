@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from mlci.config import shard_spec
 from mlci.envs.gpu import MULTI_DEVICE_SKIP_RE
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS, lint_scope, pre_commit_config
-from mlci.session import coverage_config, shards
+from mlci.session import coverage_config, shards, test_map
 
 if TYPE_CHECKING:
     from mlci.config.settings import Settings
@@ -41,6 +41,28 @@ DURATIONS = "durations.json"  # a shard's own durations, in its report folder
 # hidden files out, and the combine job needs the shards' data.
 DATA = "coverage.data"
 TESTMON = "pytest-testmon>=2.1"
+COV = "pytest-cov>=6"
+
+
+def records_test_map(run: Run) -> bool:
+    """Does this run record the test map gpu-select decides from? unit once (on the first
+    Python, unsharded, with coverage: testmon runs only some tests), and gpu."""
+    settings = run.settings
+    if settings.gpu_select == "off":
+        return False
+    if run.name == "gpu":
+        return True
+    unsharded = run.shard is None and not settings.testmon
+    return unsharded and run.python == settings.main_python
+
+
+def test_map_commands(run: Run, kind: str) -> list[list[str]]:
+    """After the tests: the map from this run's coverage data (one context per test)."""
+    if not records_test_map(run):
+        return []
+    output = str(PurePosixPath(test_map.FOLDER) / f"{kind}.json")
+    command = ["mlci", "test-map", "--coverage", str(run.reports / DATA), "--output", output]
+    return [[*command, *(["--marker", "gpu"] if kind == "gpu" else [])]]
 
 
 def unit_markexpr(settings: Settings) -> str:
@@ -265,7 +287,7 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
         extra = (XDIST,)
     if settings.unit_shards > 1:
         extra += (SPLIT,)
-    return (*pytest_tools(settings), "pytest-cov>=6", *extra)
+    return (*pytest_tools(settings), COV, *extra)
 
 
 def _unit(run: Run) -> list[list[str]]:
@@ -284,13 +306,15 @@ def _unit(run: Run) -> list[list[str]]:
         ]
         if settings.xdist_workers != "0":
             args += ["-n", settings.xdist_workers]
+        if records_test_map(run):
+            args.append("--cov-context=test")
     shard = run.shard
     if shard is not None:
         config = coverage_config.target(run.reports)
         # --cov-fail-under=0: pytest-cov would apply the project's `fail_under` to the part.
         args += [f"--cov-config={config}", "--cov-fail-under=0"]
         args += shards.pytest_args(shard, run.reports / DURATIONS)
-    return [[*args, *run.posargs]]
+    return [[*args, *run.posargs], *test_map_commands(run, "unit")]
 
 
 def _unit_prepare(run: Run) -> None:
@@ -456,19 +480,32 @@ NBMAKE = SessionDef(
 
 # --- gpu ----------------------------------------------------------------------------------------
 
+
+def _gpu_coverage(run: Run) -> list[str]:
+    """Coverage only to record the map: no report, no gate (`--cov-fail-under=0`: pytest-cov
+    would apply the project's fail_under to the gpu tests alone)."""
+    if not records_test_map(run):
+        return []
+    package = run.settings.require_package()
+    return [f"--cov={package}", "--cov-context=test", "--cov-report=", "--cov-fail-under=0"]
+
+
 GPU = SessionDef(
     name="gpu",
     runs="only when asked (`nox -s gpu`): checks for a CUDA device before installing anything,"
     " installs a CUDA build of torch, runs `mlci doctor --require-gpu`, then `pytest -m gpu`;"
     " fails when no gpu test ran or any was skipped",
     reports=("junit.xml",),
-    tools=pytest_tools,
+    tools=lambda settings: (
+        (*pytest_tools(settings), COV) if settings.gpu_select != "off" else pytest_tools(settings)
+    ),
     commands=lambda run: [
         ["mlci", "doctor", "--require-gpu"],
         [
             *("pytest", *run.tests(), "-m", run.settings.gpu_marker, "--run-gpu"),
-            *(run.junit, *run.timeout(), *run.posargs),
+            *(run.junit, *run.timeout(), *_gpu_coverage(run), *run.posargs),
         ],
+        *test_map_commands(run, "gpu"),
     ],
     nothing_to_check=_marked(lambda settings: settings.gpu_marker),
     check_is_a_guess=True,

@@ -51,7 +51,11 @@ class TestMap:
         return frozenset(name for files in self.tests.values() for name in files)
 
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps(_to_json(self), indent=1, sort_keys=True) + "\n")
+        """Write the map; a half-written file never replaces a good one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(_to_json(self), indent=1, sort_keys=True) + "\n")
+        partial.replace(path)
 
     @staticmethod
     def load(path: Path) -> TestMap:
@@ -107,14 +111,40 @@ def from_coverage(
     )
 
 
+# Where the sessions that record a map keep it, from the project root: one file per kind of run
+# (`unit.json` on CPU, `gpu.json` on a GPU), carried between CI runs like testmon's data.
+FOLDER = ".mlci-test-maps"
+
+
+def carried(root: Path, kind: str) -> Path:
+    """The map a `kind` of run (unit, gpu) records and CI carries."""
+    return root / FOLDER / f"{kind}.json"
+
+
+def load_carried(root: Path) -> tuple[TestMap | None, list[str]]:
+    """Every carried map, merged (None when there is none), and one line per file that could
+    not be read (left out: a broken map only makes the decision more conservative)."""
+    merged: TestMap | None = None
+    problems: list[str] = []
+    for path in sorted((root / FOLDER).glob("*.json")):
+        try:
+            found = TestMap.load(path)
+        except (OSError, ValueError) as err:
+            problems.append(str(err))
+            continue
+        merged = found if merged is None else merge(merged, found)
+    return merged, problems
+
+
 def merge(a: TestMap, b: TestMap) -> TestMap:
-    """Both maps in one: each test reaches the files either recorded; the newer's commit and
-    time name the result (on a tie, `b`'s)."""
-    newer = a if a.recorded_at > b.recorded_at else b
+    """Both maps in one: each test reaches the files either recorded. The older's commit and
+    time name the result (on a tie, `b`'s): the whole is only as fresh as its oldest part, so a
+    fresh CPU map never hides a stale GPU one from the age check."""
+    older = a if a.recorded_at < b.recorded_at else b
     return TestMap(
         tests=_union(a.tests, b.tests),
-        commit=newer.commit,
-        recorded_at=newer.recorded_at,
+        commit=older.commit,
+        recorded_at=older.recorded_at,
         marker_tests=_union(a.marker_tests, b.marker_tests),
         setup_files=a.setup_files | b.setup_files,
     )
