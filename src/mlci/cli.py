@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also append a Markdown report (the jobs, or the problems) to this file,"
         " e.g. $GITHUB_STEP_SUMMARY",
     )
+    plan.add_argument(
+        "--no-select",
+        action="store_true",
+        help="plan the gpu legs without gpu-select's decision, and name the test maps to"
+        " restore before making it (the `test-maps` output): the CI plan job's first step",
+    )
     _add_option_flags(plan)
 
     summary = _command(
@@ -541,14 +547,17 @@ def _plan(args: argparse.Namespace) -> int:
         folder, _flags(args), require_pyproject=False, problems=problems, read_project=readable
     )
     try:
-        plan = make_plan(settings, problems, static_jobs=args.format == "gitlab")
+        plan = make_plan(
+            settings, problems, static_jobs=args.format == "gitlab", select=not args.no_select
+        )
     except ConfigError as err:
         if args.summary is not None:
             lines = "".join(f"- {problem}\n" for problem in err.problems)
             _append(args.summary, f"### ❌ mlci plan rejected the inputs\n\n{lines}")
         raise
     if args.summary is not None:
-        _append(args.summary, f"### mlci plan\n\n```\n{plan_output.table(plan)}```\n")
+        title = "mlci plan, after gpu-select" if plan.selection else "mlci plan"
+        _append(args.summary, f"### {title}\n\n```\n{plan_output.table(plan)}```\n")
     for warning in plan.warnings:
         _report("warning", warning)
     if args.format == "github":

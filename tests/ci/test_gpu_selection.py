@@ -3,15 +3,17 @@ no gpu test of the carried maps, and the plan says why in one line."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mlci.ci import plan_output
 from mlci.ci.planner import Plan
 from mlci.session.test_map import TestMap, carried
-from tests.ci.test_planner import plan_for
+from tests.ci.test_planner import full_project, plan_for
 
 NOW = datetime.now(timezone.utc)
+ROOT = Path(__file__).resolve().parents[2]
 GPU_TEST = "tests/test_x.py::test_g"
 
 
@@ -30,16 +32,40 @@ def record(root: Path, *, age: timedelta = timedelta(hours=1)) -> None:
     gpu.dump(carried(root, "gpu"))
 
 
-def plan_on_pull_request(tmp_path: Path, changed: str, **flags: str) -> Plan:
-    (tmp_path / "changed.txt").write_text(changed)
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def plan_on_pull_request(project: Path, changed: str, **flags: str) -> Plan:
+    """The plan of a pull request whose one commit touches the `changed` paths (from the
+    repository's root, which holds the project)."""
+    full_project(project)
+    repo = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=project, capture_output=True, text=True
+        ).stdout.strip()
+        or project
+    )
+    if not (repo / ".git").exists():
+        git(repo, "init", "-q")
+    has_commits = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True)
+    if has_commits.returncode != 0:
+        git(repo, "add", "-A")
+        git(repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "base")
+    for path in changed.split():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        with (repo / path).open("a") as handle:
+            handle.write("# changed\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "change")
     given = {
         "gpu_runner": "gpu",
         "gpu_select": "all",
         "event": "pull_request",
-        "changed_files": "changed.txt",
+        "diff_base": "HEAD^1",
         **flags,
     }
-    return plan_for(tmp_path, **given)
+    return plan_for(project, **given)
 
 
 def test_a_change_no_gpu_test_reaches_leaves_the_gpu_legs_out(tmp_path: Path) -> None:
@@ -64,7 +90,8 @@ def test_everything_runs_where_the_map_cannot_decide(tmp_path: Path) -> None:
     record(tmp_path)
     cases = {
         "a push": dict(event="push"),
-        "no changed files": dict(changed_files=""),
+        "no diff base": dict(diff_base=""),
+        "a base git does not know": dict(diff_base="no-such-branch"),
         "pyproject.toml changed": dict(),
     }
     for why, flags in cases.items():
@@ -87,9 +114,25 @@ def test_a_path_of_the_repository_is_read_in_the_project_folder(tmp_path: Path) 
     """git names paths from the repository root; the project may be a folder of it."""
     project = tmp_path / "svc"
     project.mkdir()
+    git(tmp_path, "init", "-q")
     record(project)
-    plan = plan_on_pull_request(project, "svc/src/my_model/cli.py\n", working_directory="svc")
+    plan = plan_on_pull_request(project, "svc/src/my_model/cli.py\n")
     assert plan.gpu_jobs == (), plan.selection
+    plan = plan_on_pull_request(project, "svc/src/my_model/model.py\n")
+    assert plan.gpu_jobs, plan.selection
+
+
+def test_a_plan_left_with_no_legs_lets_the_required_check_pass_without_them(
+    tmp_path: Path,
+) -> None:
+    """Only gpu asked for, and left out: the workflow's session job is skipped by its `if:`
+    (an empty matrix), which the required check allows because the plan says so."""
+    record(tmp_path)
+    plan = plan_on_pull_request(tmp_path, "src/my_model/cli.py\n", sessions="gpu")
+    assert plan.jobs == () and plan.gpu_jobs == ()
+    assert "may-skip=combine,session\n" in plan_output.github(plan)
+    workflow = (ROOT / ".github" / "workflows" / "test.yml").read_text()
+    assert "if: ${{ fromJSON(needs.plan.outputs.matrix).include[0] != null }}" in workflow
 
 
 def test_off_plans_the_gpu_legs_as_before(tmp_path: Path) -> None:

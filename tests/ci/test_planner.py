@@ -275,6 +275,8 @@ def test_github_output(tmp_path: Path) -> None:
         "timeout-minutes": 60,
         "session-timeout-minutes": 55,
         "carry": "",  # testmon is off
+        "test-map": "",  # gpu-select is off
+        "test-map-key": "",
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
     assert (gpu["session"], gpu["gpu-backends"], gpu["runs-on"]) == (
@@ -437,6 +439,8 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
         assert set(leg) == {
             "shard",
             "durations",
+            "test-map",
+            "test-map-key",
             "cache-mb",
             "key",
             "reports",

@@ -136,5 +136,5 @@ def test_what_chooses_where_jobs_run_is_never_read_from_pyproject() -> None:
     """A pull request's own pyproject.toml must not move jobs onto other runners or images."""
     placement = {"runner", "gpu-runner", "gpu-container", "call-id"}
     # what one run is: set by the CI front ends per job or per run, never per project
-    run_level = {"shard", "event", "changed-files"}
+    run_level = {"shard", "event", "diff-base"}
     assert {option.name for option in OPTIONS if not option.project} == placement | run_level

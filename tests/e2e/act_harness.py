@@ -128,10 +128,12 @@ def run_act(
     workflow: str = ".github/workflows/ci.yml",
     ref: str | None = None,
     job: str | None = None,
-    event: dict[str, str] | None = None,
+    event: dict[str, object] | None = None,
     cache: Path | None = None,
+    event_name: str = "push",
 ) -> ActRun:
-    """act runs `workflow` of the `caller` repository on a push (to `ref`, when given)."""
+    """act runs `workflow` of the `caller` repository on a push (to `ref`, when given), or on
+    another event (`event_name`, its payload `event`)."""
     artifacts = work / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     home = work / "home"
@@ -174,7 +176,7 @@ def run_act(
     env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
     command = [
         "act",
-        "push",
+        event_name,
         "--workflows",
         workflow,
         "--json",
@@ -186,7 +188,7 @@ def run_act(
         f"{KIT}@{KIT_REF}={kit}",
     ]
     if ref is not None or event is not None:
-        # The push event's payload: its ref, and any fields a test's caller reads.
+        # The event's payload: its ref, and any fields a test's caller reads.
         payload = work / "event.json"
         payload.write_text(json.dumps({**(event or {}), **({"ref": ref} if ref else {})}))
         command += ["--eventpath", str(payload)]

@@ -40,7 +40,7 @@ def act(
     *,
     edit: Callable[[Path], None] | None = None,
     labels: tuple[str, ...] = ("ubuntu-latest",),
-    event: dict[str, str] | None = None,
+    event: dict[str, object] | None = None,
     cache: Path | None = None,
 ) -> ActRun:
     caller = sample_copy(tmp_path / "sample", with_lines, edit=edit)

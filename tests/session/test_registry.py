@@ -232,3 +232,10 @@ def test_without_gpu_select_no_map_is_recorded(write_project: WriteProject) -> N
     assert len(unit) == 1 and "--cov-context=test" not in unit[0]
     assert len(gpu) == 2 and not any(arg.startswith("--cov") for arg in gpu[1])
     assert "pytest-cov>=6" not in BY_NAME["gpu"].tools(settings)
+
+
+def test_flake_finder_repeats_each_unit_test_without_coverage(write_project: WriteProject) -> None:
+    settings = project(write_project, "flake-finder = 20\n")
+    [command] = BY_NAME["unit"].commands(Run(settings, "unit-3.11", REPORTS, python="3.11"))
+    assert command[-3:] == ["--count=20", "--repeat-scope=function", "--no-cov"]
+    assert "pytest-repeat>=0.9" in BY_NAME["unit"].tools(settings)

@@ -51,6 +51,8 @@ def github(plan: Plan) -> str:
         "may-skip": ",".join(plan.may_skip),
         # Why the gpu legs run or were left out under gpu-select (empty when it is off).
         "selection": plan.selection,
+        # The test maps to restore before gpu-select decides (empty: no decision to make).
+        "test-maps": _compact(plan.test_maps) if plan.test_maps else "",
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 

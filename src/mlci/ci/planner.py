@@ -10,6 +10,7 @@ job uses (session, runner, report folder, artifact and cache names, time limits)
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
@@ -24,7 +25,7 @@ from mlci.envs import disk
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS
 from mlci.session import shards, test_map
-from mlci.session.registry import SessionDef
+from mlci.session.registry import SessionDef, records_test_map
 from mlci.session.validation import Choice, check
 
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
@@ -51,6 +52,8 @@ class Job:
     shard: str = ""  # `2/3`: one shard of unit (MLCI_SHARD)
     # The carried durations a shard splits by (restored, never saved: the combine job saves).
     durations: str = ""
+    # The test map this leg records for gpu-select, from the repository root ("" for none).
+    test_map: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -90,6 +93,9 @@ class Job:
             "carry": self.carry,  # empty: nothing to keep
             "shard": self.shard,  # empty: the whole of the session
             "durations": self.durations,  # empty: nothing to restore
+            "test-map": self.test_map,  # empty: this leg records none
+            # The cache key it saves the map under (with the commit appended).
+            "test-map-key": f"{test_map_key(self.prefix)}{self.id}-" if self.test_map else "",
             # uv's cache this leg's entry holds, estimated (GPU legs keep none on GitHub).
             "cache-mb": 0 if self.is_gpu else disk.CACHE[disk.kind(self.torch_backend)] // disk.MB,
         }
@@ -111,21 +117,31 @@ class Plan:
     combine: dict[str, Any] | None = None
     # Why the gpu legs run or were left out under gpu-select: one line ("" when it is off).
     selection: str = ""
+    # Where the plan job restores the test maps before deciding (None: no decision to make).
+    test_maps: dict[str, str] | None = None
 
     @property
     def may_skip(self) -> tuple[str, ...]:
-        """Jobs the required check lets be skipped: the combine job, when there is none."""
-        return () if self.combine else ("combine",)
+        """Jobs the required check lets be skipped: the combine job, when there is none, and
+        the legs, when gpu-select left out the only ones (the plan says why)."""
+        skipped = () if self.combine else ("combine",)
+        return skipped if self.jobs or self.gpu_jobs else (*skipped, "session")
 
 
 def make_plan(
-    settings: Settings, earlier: list[str] | None = None, *, static_jobs: bool = False
+    settings: Settings,
+    earlier: list[str] | None = None,
+    *,
+    static_jobs: bool = False,
+    select: bool = True,
 ) -> Plan:
     """The jobs for these settings; raise ConfigError with one line per problem.
 
     earlier: problems already found while reading the settings, reported with these.
     static_jobs: the CI system made one job per session before any job could read the project
     (GitLab): a session left out for having nothing to check is then an error.
+    select=False: plan the gpu legs without gpu-select's decision; the plan then names the test
+    maps to restore first (`test_maps`), when there is a decision to make.
     """
     problems: list[str] = []
     warnings: list[str] = list(settings.warnings)
@@ -173,11 +189,14 @@ def make_plan(
                 build,
                 gpu_runner,
                 container=settings.gpu_container,
+                map_path=test_maps(settings)["gpu"] if settings.gpu_select != "off" else "",
             )
             for build in settings.gpu_backends
         )
     selected_why = ""
-    if gpu_jobs and settings.gpu_select != "off":
+    deciding = bool(gpu_jobs) and settings.gpu_select != "off"
+    maps = test_maps(settings) if deciding and settings.event == "pull_request" else None
+    if deciding and select:
         decision = gpu_decision(settings, warnings)
         selected_why = decision.reason
         gpu_jobs = gpu_jobs if decision.run else ()
@@ -212,20 +231,30 @@ def make_plan(
         tuple(dict.fromkeys(warnings)),
         _combine(settings, jobs),
         selected_why,
+        None if select else maps,
     )
+
+
+def test_map_key(key: str) -> str:
+    """The cache key prefix of this call's test maps (one call's never meets another's)."""
+    return f"mlci-test-map-{key + '-' if key else ''}"
+
+
+def test_maps(settings: Settings) -> dict[str, str]:
+    """Where the legs that record a test map keep it (from the repository root), and the cache
+    key prefix they save it under: `<key>unit-`, `<key>gpu-`."""
+    folder = PurePosixPath(settings.working_directory) / test_map.FOLDER
+    return {
+        "key": test_map_key(prefix(settings)),
+        "unit": str(folder / "unit.json"),
+        "gpu": str(folder / "gpu.json"),
+    }
 
 
 def gpu_decision(settings: Settings, warnings: list[str]) -> Decision:
     """Whether the gpu legs run, from the carried test maps and the changed files (selection.py):
     everything runs unless all of it says a pull request cannot reach a gpu test."""
-    changed: list[str] | None = None
-    if settings.changed_files:
-        try:
-            text = (settings.root / settings.changed_files).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            warnings.append(f"changed-files: cannot read {settings.changed_files} ({err})")
-        else:
-            changed = _in_project(text.splitlines(), settings.working_directory)
+    changed = _changed_files(settings, warnings) if settings.diff_base else None
     found, unreadable = test_map.load_carried(settings.root)
     warnings += [f"gpu-select: {line}, left out" for line in unreadable]
     return selection.decide(
@@ -238,6 +267,29 @@ def gpu_decision(settings: Settings, warnings: list[str]) -> Decision:
         selected_tests=found.marker_tests.get("gpu", frozenset()) if found else frozenset(),
         mode="all",
     )
+
+
+def _changed_files(settings: Settings, warnings: list[str]) -> list[str] | None:
+    """What the change touches, from git: None (everything runs) when git cannot say."""
+    done = subprocess.run(
+        ["git", "diff", "--name-only", "--no-renames", settings.diff_base, "HEAD", "--"],
+        cwd=settings.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        warnings.append(f"diff-base: git diff {settings.diff_base} HEAD failed: {why}")
+        return None
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-prefix"],
+        cwd=settings.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return _in_project(done.stdout.splitlines(), top or ".")
 
 
 def _in_project(paths: list[str], working_directory: str) -> list[str]:
@@ -339,6 +391,7 @@ def _job(
     carry: str = "",
     shard: str = "",
     durations: str = "",
+    map_path: str = "",
 ) -> Job:
     folder = f"{session}-shard-{shard.split('/')[0]}" if shard else session
     reports = PurePosixPath(settings.working_directory) / REPORTS / folder
@@ -354,6 +407,7 @@ def _job(
         carry=carry,
         shard=shard,
         durations=durations,
+        test_map=map_path,
     )
 
 
@@ -387,7 +441,12 @@ def _per_python(settings: Settings, definition: SessionDef, pythons: tuple[str, 
     for python, session in zip(pythons, definition.nox_names(settings), strict=True):
         if count == 1:
             name = f"{definition.name} ({python})"
-            jobs.append(_job(settings, name, session, python, backend, runner, carry=carry))
+            records = records_test_map(settings, definition.name, python, sharded=False)
+            found = test_maps(settings)["unit"] if records else ""
+            leg = _job(
+                settings, name, session, python, backend, runner, carry=carry, map_path=found
+            )
+            jobs.append(leg)
             continue
         jobs += [
             _job(

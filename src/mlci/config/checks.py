@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
 _INDEX_URL = re.compile(r"(https?|file)://[A-Za-z0-9._~:/?#@%+=,!-]+")
 _GLOB = re.compile(r"[A-Za-z0-9._*?\[\]!][A-Za-z0-9._*?\[\]!/-]*")
+_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/^~-]*")
 _FOLDER = re.compile(r"[A-Za-z0-9._~/+=,@%-]+")
 
 
@@ -149,6 +150,14 @@ def globs(value: Value) -> str | None:
         lambda v: bool(_GLOB.fullmatch(v)) and ".." not in v.split("/"),
         "a path glob inside the project (letters, digits, . _ - / * ? [ ])",
     )
+
+
+def revision(value: Value) -> str | None:
+    """Empty, or a git revision that cannot be read as an option (`HEAD^1`, a commit, a ref)."""
+    text = _text(value)
+    if not text or _REVISION.fullmatch(text):
+        return None
+    return f"{value!r} is not a git revision (letters, digits, . _ / ^ ~ -, not starting with -)"
 
 
 def relative_path(value: Value) -> str | None:

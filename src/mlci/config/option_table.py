@@ -286,6 +286,15 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.at_least_zero,
     ),
     Option(
+        "flake-finder",
+        "int",
+        0,
+        "Run each unit test this many times (pytest-repeat) and name, in one line, the tests"
+        " whose outcome changed from one run to the next: `MLCI_FLAKE_FINDER=20 nox -s"
+        " unit-3.11 -- tests/test_train.py`. Coverage is not enforced then. 0: each test once.",
+        check=checks.at_least_zero,
+    ),
+    Option(
         "flaky-reruns",
         "int",
         0,
@@ -359,19 +368,20 @@ OPTIONS: tuple[Option, ...] = (
         "event",
         "str",
         "",
-        "What started the CI run (GitHub's event name; the CI front ends set it): only on"
+        "What started the CI run (GitHub's event name; the GitHub workflow sets it): only on"
         " `pull_request` may `gpu-select` leave the gpu job out; a push, a tag, a schedule, a"
         " merge queue (`merge_group`) or a manual run runs everything.",
         check=checks.label,
         project=False,
     ),
     Option(
-        "changed-files",
+        "diff-base",
         "str",
         "",
-        "A file listing the paths a pull request changes, one a line (the CI front ends"
-        " write it from git); unset, `gpu-select` runs everything.",
-        check=checks.relative_path,
+        "The git revision a pull request's change is measured from (`git diff --name-only"
+        " BASE HEAD`; the GitHub workflow sets it to `HEAD^1`, the merge commit's base);"
+        " unset, `gpu-select` runs everything.",
+        check=checks.revision,
         project=False,
     ),
     Option(

@@ -73,6 +73,7 @@ class Settings:
     unit_shards: int
     shard: str
     test_timeout: int
+    flake_finder: int
     flaky_reruns: int
     quarantine: str
     integ_marker: str
@@ -82,7 +83,7 @@ class Settings:
     select_always: tuple[str, ...]
     test_map_max_age_days: float
     event: str
-    changed_files: str
+    diff_base: str
     cache_budget_gb: float
     tests_dir: str
     notebooks: str

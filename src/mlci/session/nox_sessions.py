@@ -26,7 +26,14 @@ from mlci.envs.environments import Environment, building, environment_for, find_
 from mlci.envs.gpu import visible_gpus
 from mlci.errors import ConfigError
 from mlci.project.files import pre_commit_config, reports_folder
-from mlci.session import coverage_config, flaky, missing_modules, shards, verdicts
+from mlci.session import (
+    coverage_config,
+    flake_finder,
+    flaky,
+    missing_modules,
+    shards,
+    verdicts,
+)
 from mlci.session.registry import DATA, UNIT, Run, SessionDef
 from mlci.session.summary import total_coverage
 from mlci.session.validation import Choice, check
@@ -207,6 +214,10 @@ def _flaky_environment(
 def _report_flaky(
     session: Session, settings: Settings, definition: SessionDef, reports: Path
 ) -> None:
+    """The evidence on nondeterministic tests: flake-finder's repeats, reruns, quarantine."""
+    if definition is UNIT and settings.flake_finder:
+        count = settings.flake_finder
+        session.log(flake_finder.verdict_line(session.name, reports / "junit.xml", count))
     if not (settings.flaky_reruns or settings.quarantine):
         return
     found = flaky.read_report(reports)
@@ -273,7 +284,9 @@ def _judge(
 ) -> None:
     """The verdict from the reports (verdicts.py), and the coverage line GitLab reads."""
     # A shard never fails on coverage alone: the coverage session judges the whole.
-    coverage_expected = not settings.testmon and "--no-cov" not in session.posargs and not sharded
+    # Nor does a run of some tests (testmon) or of repeats (flake-finder).
+    partial = settings.testmon or settings.flake_finder > 0
+    coverage_expected = not partial and "--no-cov" not in session.posargs and not sharded
     if definition.verdict.coverage_gate and coverage_expected:
         total = total_coverage(reports / "coverage.xml")
         if total is not None:

@@ -20,7 +20,7 @@ from mlci.config import shard_spec
 from mlci.envs.gpu import MULTI_DEVICE_SKIP_RE
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS, lint_scope, pre_commit_config
-from mlci.session import coverage_config, shards, test_map
+from mlci.session import coverage_config, flake_finder, shards, test_map
 
 if TYPE_CHECKING:
     from mlci.config.settings import Settings
@@ -44,21 +44,26 @@ TESTMON = "pytest-testmon>=2.1"
 COV = "pytest-cov>=6"
 
 
-def records_test_map(run: Run) -> bool:
+def records_test_map(settings: Settings, session: str, python: str, *, sharded: bool) -> bool:
     """Does this run record the test map gpu-select decides from? unit once (on the first
-    Python, unsharded, with coverage: testmon runs only some tests), and gpu."""
-    settings = run.settings
+    Python, unsharded, with coverage: testmon runs only some tests), and gpu. The planner asks
+    too, for the legs that carry the map."""
     if settings.gpu_select == "off":
         return False
-    if run.name == "gpu":
+    if session == "gpu":
         return True
-    unsharded = run.shard is None and not settings.testmon
-    return unsharded and run.python == settings.main_python
+    unsharded = not sharded and not settings.testmon
+    return session == "unit" and unsharded and python == settings.main_python
+
+
+def _records(run: Run) -> bool:
+    session = "gpu" if run.name == "gpu" else "unit"
+    return records_test_map(run.settings, session, run.python, sharded=run.shard is not None)
 
 
 def test_map_commands(run: Run, kind: str) -> list[list[str]]:
     """After the tests: the map from this run's coverage data (one context per test)."""
-    if not records_test_map(run):
+    if not _records(run):
         return []
     output = str(PurePosixPath(test_map.FOLDER) / f"{kind}.json")
     command = ["mlci", "test-map", "--coverage", str(run.reports / DATA), "--output", output]
@@ -287,6 +292,8 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
         extra = (XDIST,)
     if settings.unit_shards > 1:
         extra += (SPLIT,)
+    if settings.flake_finder:
+        extra += (flake_finder.REPEAT,)
     return (*pytest_tools(settings), COV, *extra)
 
 
@@ -306,8 +313,11 @@ def _unit(run: Run) -> list[list[str]]:
         ]
         if settings.xdist_workers != "0":
             args += ["-n", settings.xdist_workers]
-        if records_test_map(run):
+        if _records(run):
             args.append("--cov-context=test")
+    if settings.flake_finder:
+        # Repeats measure determinism, not coverage: no data, and no project fail_under.
+        args += [*flake_finder.pytest_args(settings.flake_finder), "--no-cov"]
     shard = run.shard
     if shard is not None:
         config = coverage_config.target(run.reports)
@@ -484,7 +494,7 @@ NBMAKE = SessionDef(
 def _gpu_coverage(run: Run) -> list[str]:
     """Coverage only to record the map: no report, no gate (`--cov-fail-under=0`: pytest-cov
     would apply the project's fail_under to the gpu tests alone)."""
-    if not records_test_map(run):
+    if not _records(run):
         return []
     package = run.settings.require_package()
     return [f"--cov={package}", "--cov-context=test", "--cov-report=", "--cov-fail-under=0"]
