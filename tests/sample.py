@@ -20,6 +20,7 @@ BUILT = (
     "lightning_logs",
     ".testmondata",
     ".gitlab-ci-local",
+    ".mlci-test-maps",
 )
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -48,3 +49,26 @@ def commit_all(folder: Path, message: str) -> None:
 def copy_sample(dest: Path) -> Path:
     shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(*BUILT))
     return dest
+
+
+FLAKY_TEST = '''"""A test that fails its first attempt and passes its rerun: reported flaky."""
+
+import pathlib
+
+
+def test_passes_on_a_rerun() -> None:
+    marker = pathlib.Path(__file__).with_suffix(".attempted")
+    if not marker.exists():
+        marker.write_text("1")
+        raise AssertionError("the first attempt fails")
+'''
+FLAKY_ID = "tests/test_flaky_once.py::test_passes_on_a_rerun"
+
+
+def add_a_flaky_test(sample: Path) -> None:
+    """A test that passes only on its rerun, and `flaky-reruns = 1` to rerun it."""
+    (sample / "tests" / "test_flaky_once.py").write_text(FLAKY_TEST)
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.mlci]\n", "[tool.mlci]\nflaky-reruns = 1\n", 1)
+    )

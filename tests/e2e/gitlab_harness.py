@@ -95,7 +95,9 @@ class Pipeline:
         return folders[0]
 
 
-def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeline:
+def run_pipeline(
+    project: Path, remotes: Path, work: Path, *args: str, quick: bool = True
+) -> Pipeline:
     gitconfig = work / "gitconfig"
     gitconfig.write_text(
         f'[url "{remotes}/"]\n\tinsteadOf = ssh://git@gitlab.com:22/\n\tinsteadOf = https://gitlab.com/\n'
@@ -117,8 +119,8 @@ def run_pipeline(project: Path, remotes: Path, work: Path, *args: str) -> Pipeli
     env.pop("MLCI_SESSION", None)
     # The host's uv cache, linked (the template copies): jobs start warm and take no disk.
     variables = {"UV_CACHE_DIR": uv_cache, "UV_LINK_MODE": "hardlink"}
-    # The sample's DDP test (two processes) runs in tests/integ/test_ddp.py, not in every run.
-    variables["MLCI_EXCLUDE_MARKERS"] = "distributed"
+    if quick:  # the sample's DDP test (two processes) runs in the runs that ask for it
+        variables["MLCI_EXCLUDE_MARKERS"] = "distributed"
     if os.environ.get("MLCI_TORCH_INDEX"):
         variables["MLCI_TORCH_INDEX"] = os.environ["MLCI_TORCH_INDEX"]
     command = [

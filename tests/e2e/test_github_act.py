@@ -17,6 +17,7 @@ import pytest
 from mlci.session.junit import totals
 from tests.e2e.act_harness import KIT_REF, ActRun, kit_copy, run_act, sample_copy
 from tests.hostile import CI_OPTIONS, payloads
+from tests.sample import FLAKY_ID, add_a_flaky_test
 
 pytestmark = pytest.mark.integ
 
@@ -42,15 +43,19 @@ def act(
     labels: tuple[str, ...] = ("ubuntu-latest",),
     event: dict[str, object] | None = None,
     cache: Path | None = None,
+    quick: bool = True,
 ) -> ActRun:
     caller = sample_copy(tmp_path / "sample", with_lines, edit=edit)
-    return run_act(caller, kit, tmp_path / "act", labels, event=event, cache=cache)
+    return run_act(caller, kit, tmp_path / "act", labels, event=event, cache=cache, quick=quick)
 
 
 def test_every_session_runs_for_real_and_the_required_check_passes(
     tmp_path: Path, kit: Path
 ) -> None:
-    run = act(tmp_path, kit, {**FALLBACK, "python-versions": "'[\"3.11\"]'"})
+    """The whole sample, its two-process DDP test included, and a test that passes only on its
+    rerun: reported flaky in the log, the job summary and the JUnit report."""
+    inputs = {**FALLBACK, "python-versions": "'[\"3.11\"]'"}
+    run = act(tmp_path, kit, inputs, edit=add_a_flaky_test, quick=False)
     assert run.returncode == 0, run.text[-5000:]
     assert results(run) == {
         "plan": "success",
@@ -69,6 +74,13 @@ def test_every_session_runs_for_real_and_the_required_check_passes(
     }
     assert "### ✅ unit-3.11" in log and "· coverage " in log  # the job summary
     assert "✅ session: success" in log  # the required check's verdict
+    flaky = f"1 flaky (failed, then passed on a rerun): {FLAKY_ID}"
+    assert f"mlci: unit: {flaky}" in log  # the session's verdict line
+    assert f"- ⚠️ {flaky}" in log  # the job summary's
+    junit = (unit / "junit.xml").read_text()
+    assert 'name="mlci.flaky"' in junit and "mlci: FLAKY: failed 1 time(s)" in junit
+    ddp = re.search(r'<testcase classname="tests.test_ddp" name="([^"]+)"[^>]*/>', junit)
+    assert ddp is not None, "the DDP test ran and passed"
 
 
 def break_a_test(sample: Path) -> None:

@@ -13,7 +13,7 @@ from mlci._version import __version__
 from mlci.session.junit import totals
 from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
 from tests.hostile import payloads
-from tests.sample import git
+from tests.sample import FLAKY_ID, add_a_flaky_test, git
 
 pytestmark = pytest.mark.integ
 
@@ -47,7 +47,10 @@ def test_the_matrix_has_one_unit_job_per_python_and_the_expanded_pipeline_is_val
 
 
 def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -> None:
-    pipeline = run_pipeline(caller(tmp_path / "sample"), remotes, tmp_path)
+    """The whole sample, its two-process DDP test included, and a test that passes only on its
+    rerun: flaky in the JUnit report GitLab's test report reads."""
+    project = caller(tmp_path / "sample", edit=add_a_flaky_test)
+    pipeline = run_pipeline(project, remotes, tmp_path, quick=False)
     assert pipeline.returncode == 0, pipeline.output[-5000:]
     assert pipeline.status() == dict.fromkeys(JOBS, "PASS")
     for session in ("lint", "mypy", "unit-3.11", "integ", "nbmake"):
@@ -55,6 +58,10 @@ def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -
     unit = pipeline.artifacts("mlci-unit") / "reports" / "unit-3.11"
     assert totals(unit / "junit.xml").tests > 20
     assert "line-rate" in (unit / "coverage.xml").read_text()
+    junit = (unit / "junit.xml").read_text()
+    assert 'name="mlci.flaky"' in junit and "mlci: FLAKY: failed 1 time(s)" in junit
+    assert f"mlci: unit: 1 flaky (failed, then passed on a rerun): {FLAKY_ID}" in (pipeline.output)
+    assert re.search(r'<testcase classname="tests.test_ddp" name="[^"]+"[^>]*/>', junit)
     # The template's coverage: regex found the figure (GitLab shows it in merge requests).
     assert re.search(r"PASS +mlci-unit: \[3\.11\] +\d+(\.\d+)?% coverage", pipeline.output)
     dotenv = pipeline.artifacts("mlci-plan") / ".gitlab-ci-reports" / "dotenv" / "mlci-plan.env"

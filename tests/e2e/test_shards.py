@@ -187,7 +187,7 @@ def test_hidden_coverage_data_would_never_reach_the_combine_job(tmp_path: Path) 
     hidden files out, so the combine finds no data, as it would on GitHub."""
 
     def hidden_data(kit: Path) -> None:
-        registry = kit / "src" / "mlci" / "registry.py"
+        registry = kit / "src" / "mlci" / "session" / "registry.py"
         registry.write_text(
             registry.read_text().replace('DATA = "coverage.data"', 'DATA = ".coverage"')
         )

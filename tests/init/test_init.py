@@ -536,3 +536,53 @@ def test_the_cause_of_a_pre_commit_failure_is_gits_line_not_the_log_hint() -> No
         "Check the log at /root/.cache/pre-commit/pre-commit.log",
     ]
     assert _cause(said).startswith("fatal: unable to access 'https://github.com/pre-commit/")
+
+
+@pytest.mark.parametrize("declared", ["setup.py", "setup.cfg", "pyproject.toml"])
+def test_init_proposes_the_extras_the_tests_need(tmp_path: Path, declared: str) -> None:
+    """The extra named for the tests (its pytest plugins give fixtures such as `mocker`), and
+    an extra holding a module the tests import; never docs, nor one for pytest itself."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text('"""Pkg."""\n')
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_fit.py").write_text(
+        "import lightning\nimport pytest\n\nimport pkg\n\n\ndef test_fit(mocker):\n    pass\n"
+    )
+    extras = {
+        "tests": ["pytest", "pytest-mock"],
+        "train": ["lightning>=2"],
+        "docs": ["lightning", "mkdocs"],
+        "dev": ["pytest", "black"],
+    }
+    if declared == "setup.py":
+        (tmp_path / "setup.py").write_text(
+            f"from setuptools import setup\n\nsetup(name='pkg', extras_require={extras!r})\n"
+        )
+    elif declared == "setup.cfg":
+        sections = "".join(
+            f"{name} =\n    " + "\n    ".join(deps) + "\n" for name, deps in extras.items()
+        )
+        (tmp_path / "setup.cfg").write_text(
+            f"[metadata]\nname = pkg\n\n[options.extras_require]\n{sections}"
+        )
+    else:
+        lines = "".join(f"{name} = {deps!r}\n" for name, deps in extras.items())
+        (tmp_path / "pyproject.toml").write_text(
+            f"[project]\nname = 'pkg'\nversion = '0.1'\n\n[project.optional-dependencies]\n{lines}"
+        )
+    proposal = init.propose(tmp_path)
+    assert proposal.table["extras"] == ["tests", "train"]
+    [row] = [row for row in proposal.rows if row.what == "extras"]
+    assert row.why == (
+        "tests: the extra for the tests (pytest, pytest-mock); train: the tests import lightning"
+    )
+
+
+def test_an_extras_require_built_in_code_proposes_none(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text('"""Pkg."""\n')
+    (tmp_path / "setup.py").write_text(
+        "from setuptools import setup\n\nEXTRAS = {'tests': ['pytest-mock']}\n"
+        "setup(name='pkg', extras_require={k: v for k, v in EXTRAS.items()})\n"
+    )
+    assert "extras" not in init.propose(tmp_path).table

@@ -152,8 +152,15 @@ def test_lint_violation_fails_lint(
 
 
 def test_raising_notebook_cell_fails_nbmake(sample: Path, run_nox: RunNox) -> None:
+    """The cell's error, not the kernel's: a notebook saved with its author's own kernel
+    (`torch-env`) runs in the session's Python all the same."""
     notebook = sample / "notebooks" / "train_digits.ipynb"
     data = json.loads(notebook.read_text())
+    data["metadata"]["kernelspec"] = {
+        "name": "torch-env",
+        "display_name": "torch",
+        "language": "python",
+    }
     data["cells"].append(
         {
             "cell_type": "code",
@@ -168,6 +175,7 @@ def test_raising_notebook_cell_fails_nbmake(sample: Path, run_nox: RunNox) -> No
     done = run_nox(sample, "-s", "nbmake")
     assert done.returncode != 0
     assert "RuntimeError: loss diverged" in output(done)
+    assert "No such kernel" not in output(done)
     assert totals(sample / "reports" / "nbmake" / "junit.xml").failures == 1
 
 

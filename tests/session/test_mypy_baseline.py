@@ -147,3 +147,23 @@ def test_fixing_a_recorded_error_is_not_a_failure(
     (package / "other.py").write_text('y: str = "3"\n')  # one of the two fixed
     assert run(tmp_path) == 0
     capsys.readouterr()
+
+
+def test_a_coded_note_is_no_new_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An annotation in an untyped function: mypy notes `[annotation-unchecked]`, which
+    mypy-baseline's own `--ignore-categories note` would count (it files it under its code)."""
+    monkeypatch.chdir(tmp_path)
+    untyped(tmp_path)
+    assert run(tmp_path, "--record") == 0
+    (tmp_path / "pkg" / "loop.py").write_text("def f(x):\n    n: int = 1\n    return x + n\n")
+    noted = subprocess.run(
+        [sys.executable, "-m", "mypy", "pkg", "--no-incremental"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert "note: By default the bodies of untyped functions are not checked" in noted
+    capsys.readouterr()
+    assert run(tmp_path) == 0, capsys.readouterr().out

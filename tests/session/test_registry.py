@@ -174,6 +174,7 @@ def test_nbmake_runs_every_notebook_but_checkpoints(write_project: WriteProject)
     assert settings.notebook_files() == ["notebooks/b.ipynb", "notebooks/sub/a.ipynb"]
     [command] = commands(settings, "nbmake")
     assert "--nbmake" in command and "--nbmake-timeout=30" in command
+    assert "--nbmake-kernel=python3" in command  # not each notebook's own kernel name
     assert command[-2:] == ["notebooks/b.ipynb", "notebooks/sub/a.ipynb"]
 
 

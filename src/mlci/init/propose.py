@@ -178,6 +178,10 @@ def _install_choices(found: Findings, proposal: Proposal) -> None:
     if found.requirements:
         table["requirements"] = found.requirements
         rows.append(Row("requirements", ", ".join(found.requirements), "installed with -r"))
+    extras = test_extras(found)
+    if extras:
+        table["extras"] = list(extras)
+        rows.append(Row("extras", ", ".join(extras), "; ".join(extras.values())))
     if found.tests_dir and found.tests_dir != "tests":
         table["tests-dir"] = found.tests_dir
     if found.notebooks and found.notebooks != "notebooks":
@@ -194,6 +198,36 @@ def _install_choices(found: Findings, proposal: Proposal) -> None:
         group = "test" if "test" in found.groups else "dev"
         table["dependency-groups"] = [group]
         rows.append(Row("dependency-groups", group, "the project's own group for tests"))
+
+
+# Extras named for the tests, and extras never wanted for them (docs, GPU-only builds).
+TEST_EXTRAS = ("test", "tests", "testing")
+NOT_FOR_TESTS = ("doc", "docs", "gpu", "cuda", "all")
+
+
+def test_extras(found: Findings) -> dict[str, str]:
+    """The extras the tests need, each with why: one named for the tests, and any holding a
+    module the tests import that no chosen extra holds (`import lightning`, an extra listing
+    lightning). The test tools (pytest and its plugins) mlci installs itself."""
+    chosen: dict[str, str] = {}
+    for name in sorted(found.extras):
+        if name.lower() in TEST_EXTRAS:
+            tools = ", ".join(sorted(found.extras[name])) or "nothing listed"
+            chosen[name] = f"{name}: the extra for the tests ({tools})"
+    covered = set().union(*(found.extras[name] for name in chosen))
+    wanted = {
+        module.lower().replace("_", "-")
+        for module in found.test_imports
+        if not module.lower().startswith("pytest")
+    } - covered
+    for name in sorted(found.extras):
+        if name in chosen or name.lower() in NOT_FOR_TESTS:
+            continue
+        imported = sorted(wanted & found.extras[name])
+        if imported:
+            chosen[name] = f"{name}: the tests import {', '.join(imported)}"
+            wanted -= set(imported)
+    return chosen
 
 
 def _sessions(project: Project, found: Findings, proposal: Proposal) -> list[str]:

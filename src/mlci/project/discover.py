@@ -61,6 +61,9 @@ class Findings:
     dev_dependencies: list[str] = field(default_factory=list)  # [tool.rye] / [tool.uv] dev deps
     dev_dependencies_from: str = ""
     groups: list[str] = field(default_factory=list)
+    # Each extra and the distributions it names (pyproject, setup.py, setup.cfg).
+    extras: dict[str, set[str]] = field(default_factory=dict)
+    test_imports: set[str] = field(default_factory=set)  # top-level modules the tests import
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,6 +97,28 @@ def _setup_py(root: Path) -> dict[str, str]:
         if isinstance(text, str) and re.search(r"(^|[\"' ,\[])torch([<>=!~ ;\"',]|$)", text):
             found["torch"] = "yes"
     return found
+
+
+def _setup_py_extras(root: Path) -> dict[str, set[str]]:
+    """`extras_require={...}` of a setup.py, where it is a literal (read without running it)."""
+    path = root / "setup.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError):
+        return {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "extras_require":
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return {}  # built in code: not knowable without running setup.py
+            if isinstance(value, dict):
+                return {
+                    str(name): _requirement_names([str(item) for item in items])
+                    for name, items in value.items()
+                    if isinstance(items, (list, tuple))
+                }
+    return {}
 
 
 def _setup_cfg(root: Path) -> configparser.ConfigParser:
@@ -176,6 +201,7 @@ def inspect(project: Project) -> Findings:
         or any(name.startswith(("torch", "pytorch-lightning")) for name in dependencies)
     )
     found.uv_lock = (root / "uv.lock").is_file()
+    found.extras = _extras(table, root, setup_cfg)
     groups = pyproject.get("dependency-groups")
     found.groups = sorted(groups) if isinstance(groups, dict) else []
     _dev_dependencies(found, pyproject)
@@ -183,6 +209,26 @@ def inspect(project: Project) -> Findings:
     _tests(found)
     _tools(found, pyproject, setup_cfg)
     return found
+
+
+def _extras(
+    table: dict[str, Any] | None, root: Path, setup_cfg: configparser.ConfigParser
+) -> dict[str, set[str]]:
+    if table is not None:
+        declared = table.get("optional-dependencies", {})
+        if not isinstance(declared, dict):
+            return {}
+        return {
+            str(name): _requirement_names([str(item) for item in items])
+            for name, items in declared.items()
+            if isinstance(items, list)
+        }
+    if setup_cfg.has_section("options.extras_require"):
+        return {
+            name: _requirement_names(value.splitlines())
+            for name, value in setup_cfg.items("options.extras_require")
+        }
+    return _setup_py_extras(root)
 
 
 def _dev_dependencies(found: Findings, pyproject: Mapping[str, Any]) -> None:
@@ -238,7 +284,23 @@ def _tests(found: Findings) -> None:
         for path in _files(root / found.tests_dir, "*.py"):
             text = path.read_text(encoding="utf-8", errors="replace")
             found.markers |= set(re.findall(r"\bmark\.(integ|gpu|slow)\b", text))
+            found.test_imports |= _imports(text)
     _notebooks(found)
+
+
+def _imports(text: str) -> set[str]:
+    """The top-level modules a file imports (`import a.b`, `from a import b`)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
 
 
 def notebook_files(root: Path, limit: int = 5000) -> list[Path]:

@@ -5,15 +5,20 @@ The baseline itself (its format, matching errors across moved lines) is mypy-bas
 reads it from standard input. mypy's own exit status is checked first: 2 (a crash, a bad flag)
 is a failure whatever the baseline says, since mypy-baseline would see no error in it.
 
-Notes are left out of the baseline and of the judgement (`--ignore-categories note`): mypy
-prints some once per run at whichever file comes first (the "See ...#missing-imports" hint),
-so they move between runs and would count as new. A green run prints the verdict, not the
-baseline's known errors; the whole output is in `--output`, and `--junit` gets one test case
-that fails with the new errors, so the session's JUnit report exists with a baseline too.
+Notes are left out of the baseline and of the judgement: mypy prints some once per run at
+whichever file comes first (the "See ...#missing-imports" hint), so they move between runs and
+would count as new. `--ignore-categories note` covers notes without an error code only;
+mypy-baseline files a coded note (`[annotation-unchecked]`, printed for any annotation in an
+untyped function) under its code, so note lines are taken out of mypy's output first.
+
+A green run prints the verdict, not the baseline's known errors; the whole output is in
+`--output`, and `--junit` gets one test case that fails with the new errors, so the session's
+JUnit report exists with a baseline too.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -25,6 +30,7 @@ from mlci.errors import ConfigError
 MYPY_FOUND_ERRORS = 1
 BASELINE = [sys.executable, "-m", "mypy_baseline"]
 NO_NOTES = ["--ignore-categories", "note"]
+NOTE_LINE = re.compile(r"^[^\n:]+:[0-9]+(?::[0-9]+)?: note: ")
 
 
 def run(
@@ -42,6 +48,7 @@ def run(
         raise ConfigError(f"mypy-baseline: cannot run {mypy[0]!r}: {error.strerror}") from error
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(done.stdout)
+    errors = without_notes(done.stdout)
     if done.returncode not in (0, MYPY_FOUND_ERRORS):
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
@@ -53,7 +60,7 @@ def run(
     if record:
         synced = subprocess.run(
             [*BASELINE, "sync", *NO_NOTES, "--baseline-path", str(baseline)],
-            input=done.stdout,
+            input=errors,
             text=True,
             capture_output=True,
             check=False,
@@ -75,7 +82,7 @@ def run(
             "--baseline-path",
             str(baseline),
         ],
-        input=done.stdout,
+        input=errors,
         text=True,
         capture_output=True,
         check=False,
@@ -89,6 +96,11 @@ def run(
         sys.stderr.write(judged.stderr)
         _write_junit(junit, judged.stdout.strip() or "mypy-baseline failed")
     return judged.returncode
+
+
+def without_notes(output: str) -> str:
+    """mypy's output without its `note:` lines (`file:line: note: ...`, `file:line:col: ...`)."""
+    return "".join(line for line in output.splitlines(keepends=True) if not NOTE_LINE.match(line))
 
 
 def _write_junit(path: Path | None, failure: str | None) -> None:

@@ -465,6 +465,9 @@ def _nbmake(run: Run) -> list[list[str]]:
             "pytest",
             "--nbmake",
             f"--nbmake-timeout={run.settings.notebook_timeout}",
+            # The session's own Python, whatever kernel each notebook was saved with (a
+            # `torch-env` kernel exists on its author's machine only).
+            "--nbmake-kernel=python3",
             "-p",
             "no:cacheprovider",
             run.junit,
