@@ -503,9 +503,16 @@ def test_notebooks_are_found_where_they_are_and_the_folder_is_named(
     )
 
 
-def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("cores", [8, 2])
+def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute_on_enough_cores(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cores: int,
 ) -> None:
+    """Each xdist worker imports torch again: on 2 cores a 105 s suite took 283 s with
+    `-n auto` (probabilists/zuko), so xdist is proposed from 4 cores only."""
+    monkeypatch.setattr("mlci.init.measure.os.cpu_count", lambda: cores)
     root = measured_project(tmp_path / "project", monkeypatch)
     slow = '<testsuites><testsuite tests="40" time="83.2"/></testsuites>'
     steps: dict[str, dict[str, object]] = {
@@ -521,8 +528,39 @@ def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute(
     fake_sessions(root, steps)
     assert main(["init", "--project", str(root), "--measure"]) == 0
     out = capsys.readouterr().out
-    assert 'xdist-workers = "auto"' in (root / "pyproject.toml").read_text()
     assert "unit's tests took 83 s today" in out
+    written = (root / "pyproject.toml").read_text()
+    if cores >= 4:
+        assert 'xdist-workers = "auto"' in written
+    else:
+        assert "xdist-workers" not in written
+        assert "xdist not proposed: 2 cores here (it pays from 4)" in out
+
+
+def test_measure_leaves_out_notebooks_that_fail_today_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Demo notebooks that import what the project never declares: nbmake is left out of
+    sessions with the cause, and the first `nox` is green; unit's failures would stay red."""
+    root = measured_project(tmp_path / "project", monkeypatch)
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "demo.ipynb").write_text('{"cells": []}')
+    failing = (
+        '<testsuites><testsuite tests="2"><testcase name="demo.ipynb"><failure message="x">'
+        "ModuleNotFoundError: No module named 'matplotlib'</failure></testcase>"
+        '<testcase name="other.ipynb"/></testsuite></testsuites>'
+    )
+    steps = {
+        **GREEN_TODAY,
+        "nbmake": {"files": {"reports/nbmake/junit.xml": failing}, "tool": "pytest", "exit": 1},
+    }
+    fake_sessions(root, steps)
+    assert main(["init", "--project", str(root), "--measure"]) == 0
+    out = capsys.readouterr().out
+    why = "1 notebook(s) fail today: they import what is not installed: matplotlib (1)"
+    assert f"nbmake left out: {why}" in out
+    written = (root / "pyproject.toml").read_text()
+    assert 'sessions = ["lint", "mypy", "unit"]' in written
 
 
 def test_the_cause_of_a_pre_commit_failure_is_gits_line_not_the_log_hint() -> None:
@@ -586,3 +624,26 @@ def test_an_extras_require_built_in_code_proposes_none(tmp_path: Path) -> None:
         "setup(name='pkg', extras_require={k: v for k, v in EXTRAS.items()})\n"
     )
     assert "extras" not in init.propose(tmp_path).table
+
+
+def test_init_proposes_the_extra_the_notebooks_import(tmp_path: Path) -> None:
+    """The notebooks nbmake runs need their imports too (`matplotlib` in the `dev` extra)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text('"""Pkg."""\n')
+    (tmp_path / "notebooks").mkdir()
+    cells = [
+        {"cell_type": "markdown", "source": ["import nothing_here"]},
+        {
+            "cell_type": "code",
+            "source": ["%matplotlib inline\n", "import matplotlib.pyplot as plt"],
+        },
+    ]
+    (tmp_path / "notebooks" / "demo.ipynb").write_text(json.dumps({"cells": cells}))
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'pkg'\nversion = '0.1'\n\n[project.optional-dependencies]\n"
+        "test = ['pytest']\ndev = ['matplotlib', 'ruff']\n"
+    )
+    proposal = init.propose(tmp_path)
+    assert proposal.table["extras"] == ["test", "dev"]
+    [row] = [row for row in proposal.rows if row.what == "extras"]
+    assert row.why == "test: the extra for the tests (pytest); dev: the notebooks import matplotlib"

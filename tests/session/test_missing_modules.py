@@ -38,3 +38,24 @@ def test_a_run_that_collected_is_not_summarized(pytester: pytest.Pytester) -> No
     pytester.runpytest_subprocess(f"--junitxml={junit}")
     assert missing_modules.summary("unit", junit, {}) is None
     assert missing_modules.summary("unit", pytester.path / "none.xml", {}) is None
+
+
+def test_a_fixture_no_plugin_gives_is_one_line_naming_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    """`mocker` without pytest-mock: every test using it errors at setup, one line in all."""
+    pytester.makepyfile(
+        test_a="def test_x(mocker): ...\n\ndef test_y(mocker): ...\n\ndef test_z(nothing): ...\n"
+    )
+    junit = pytester.path / "junit.xml"
+    # Whatever this environment has: the plugin that gives `mocker` is not loaded.
+    result = pytester.runpytest_subprocess(
+        f"--junitxml={junit}", "-p", "no:cacheprovider", "-p", "no:pytest_mock"
+    )
+    assert result.ret == 1
+    pyproject = {"project": {"optional-dependencies": {"tests": ["pytest-mock>=3"]}}}
+    assert missing_modules.summary("unit", junit, pyproject) == (
+        "unit: tests could not be set up: 2 test(s) use fixture 'mocker': pytest-mock gives it,"
+        " not installed; it is in extra 'tests': set extras = ['tests'] in [tool.mlci];"
+        " 1 test(s) use fixture 'nothing', which nothing installed defines"
+    )

@@ -207,26 +207,29 @@ NOT_FOR_TESTS = ("doc", "docs", "gpu", "cuda", "all")
 
 def test_extras(found: Findings) -> dict[str, str]:
     """The extras the tests need, each with why: one named for the tests, and any holding a
-    module the tests import that no chosen extra holds (`import lightning`, an extra listing
-    lightning). The test tools (pytest and its plugins) mlci installs itself."""
+    module the tests (or the notebooks nbmake runs) import that no chosen extra holds
+    (`import lightning`, an extra listing lightning). The test tools (pytest and its plugins)
+    mlci installs itself."""
     chosen: dict[str, str] = {}
     for name in sorted(found.extras):
         if name.lower() in TEST_EXTRAS:
             tools = ", ".join(sorted(found.extras[name])) or "nothing listed"
             chosen[name] = f"{name}: the extra for the tests ({tools})"
     covered = set().union(*(found.extras[name] for name in chosen))
-    wanted = {
-        module.lower().replace("_", "-")
-        for module in found.test_imports
-        if not module.lower().startswith("pytest")
-    } - covered
-    for name in sorted(found.extras):
-        if name in chosen or name.lower() in NOT_FOR_TESTS:
-            continue
-        imported = sorted(wanted & found.extras[name])
-        if imported:
-            chosen[name] = f"{name}: the tests import {', '.join(imported)}"
-            wanted -= set(imported)
+    for who, modules in (("tests", found.test_imports), ("notebooks", found.notebook_imports)):
+        wanted = {
+            module.lower().replace("_", "-")
+            for module in modules
+            if not module.lower().startswith("pytest")
+        } - covered
+        for name in sorted(found.extras):
+            if name in chosen or name.lower() in NOT_FOR_TESTS:
+                continue
+            imported = sorted(wanted & found.extras[name])
+            if imported:
+                chosen[name] = f"{name}: the {who} import {', '.join(imported)}"
+                wanted -= set(imported)
+                covered |= found.extras[name]
     return chosen
 
 
@@ -521,7 +524,10 @@ def _measure(root: Path) -> int:
         print("mlci init: --measure: no CPU session to run")
         return 0
     rows = [Row(o.session, "green" if o.green else "red", o.why) for o in result.outcomes]
-    rows += [Row(key, str(result.updates[key]), note) for key, note in result.notes.items()]
+    rows += [
+        Row(key, str(result.updates.get(key, "(unchanged)")), note)
+        for key, note in result.notes.items()
+    ]
     print("mlci init: each session today, once what was measured is recorded:")
     print(render(rows))
     change = measured_change(root, result.updates)

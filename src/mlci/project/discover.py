@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import configparser
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -64,6 +65,7 @@ class Findings:
     # Each extra and the distributions it names (pyproject, setup.py, setup.cfg).
     extras: dict[str, set[str]] = field(default_factory=dict)
     test_imports: set[str] = field(default_factory=set)  # top-level modules the tests import
+    notebook_imports: set[str] = field(default_factory=set)  # ... and the notebooks nbmake runs
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -303,6 +305,23 @@ def _imports(text: str) -> set[str]:
     return found
 
 
+def _notebook_imports(path: Path) -> set[str]:
+    """The modules a notebook's code cells import (IPython's `%` and `!` lines left out)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    found: set[str] = set()
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        found |= _imports("\n".join(lines))
+    return found
+
+
 def notebook_files(root: Path, limit: int = 5000) -> list[Path]:
     """Every notebook in the project, relative to it; hidden folders (.ipynb_checkpoints, .nox,
     .venv, .git), environments and build output are not looked into."""
@@ -334,6 +353,9 @@ def _notebooks(found: Findings) -> None:
             )
         return
     found.notebooks = folders[0]
+    for path in notebook_files(found.root):
+        if path.parts[0] == found.notebooks:
+            found.notebook_imports |= _notebook_imports(found.root / path)
     note = f"{by_folder[folders[0]]} notebook(s) under {folders[0]}/"
     others = [
         f"{by_folder[name]} in {'the project folder' if name == '.' else name + '/'}"
