@@ -240,3 +240,15 @@ def test_flake_finder_repeats_each_unit_test_without_coverage(write_project: Wri
     [command] = BY_NAME["unit"].commands(Run(settings, "unit-3.11", REPORTS, python="3.11"))
     assert command[-3:] == ["--count=20", "--repeat-scope=function", "--no-cov"]
     assert "pytest-repeat>=0.9" in BY_NAME["unit"].tools(settings)
+
+
+def test_no_map_is_recorded_from_a_run_without_coverage_data(write_project: WriteProject) -> None:
+    """flake-finder's repeats and `-- --no-cov` leave no coverage data: a map command after
+    them would fail a green run."""
+    repeats = project(write_project, "gpu-select = 'all'\n", env={"MLCI_FLAKE_FINDER": "3"})
+    unit = BY_NAME["unit"].commands(Run(repeats, "unit-3.11", REPORTS, python="3.11"))
+    assert len(unit) == 1 and "--cov-context=test" not in unit[0]
+    settings = resolve(repeats.root, environ={})
+    assert len(BY_NAME["unit"].commands(Run(settings, "unit-3.11", REPORTS, python="3.11"))) == 2
+    run = Run(settings, "unit-3.11", REPORTS, ("--no-cov",), python="3.11")
+    assert len(BY_NAME["unit"].commands(run)) == 1

@@ -47,8 +47,9 @@ COV = "pytest-cov>=6"
 def records_test_map(settings: Settings, session: str, python: str, *, sharded: bool) -> bool:
     """Does this run record the test map gpu-select decides from? unit once (on the first
     Python, unsharded, with coverage: testmon runs only some tests), and gpu. The planner asks
-    too, for the legs that carry the map."""
-    if settings.gpu_select == "off":
+    too, for the legs that carry the map. Never from a run without coverage data: flake-finder's
+    repeats run with `--no-cov`."""
+    if settings.gpu_select == "off" or settings.flake_finder:
         return False
     if session == "gpu":
         return True
@@ -57,6 +58,8 @@ def records_test_map(settings: Settings, session: str, python: str, *, sharded: 
 
 
 def _records(run: Run) -> bool:
+    if "--no-cov" in run.posargs:  # `nox -s unit-3.11 -- --no-cov`: no data to map
+        return False
     session = "gpu" if run.name == "gpu" else "unit"
     return records_test_map(run.settings, session, run.python, sharded=run.shard is not None)
 
