@@ -245,7 +245,8 @@ def test_flake_finder_repeats_each_unit_test_without_coverage(write_project: Wri
 def test_no_map_is_recorded_from_a_run_without_coverage_data(write_project: WriteProject) -> None:
     """flake-finder's repeats and `-- --no-cov` leave no coverage data: a map command after
     them would fail a green run."""
-    repeats = project(write_project, "gpu-select = 'all'\n", env={"MLCI_FLAKE_FINDER": "3"})
+    table = "python-versions = ['3.11']\ngpu-select = 'all'\n"  # unit-3.11 records the map
+    repeats = project(write_project, table, env={"MLCI_FLAKE_FINDER": "3"})
     unit = BY_NAME["unit"].commands(Run(repeats, "unit-3.11", REPORTS, python="3.11"))
     assert len(unit) == 1 and "--cov-context=test" not in unit[0]
     settings = resolve(repeats.root, environ={})
