@@ -8,8 +8,8 @@
 #   bash scripts/device-check.sh run       # on the GPU machine, from this folder
 #
 # MLCI_IMAGE_PYTHON names the image's Python (default /opt/torch/.venv/bin/python, the device
-# machine's); DEVICE_PYTHON its version for `prepare` (default 3.12). `run` changes only that
-# interpreter's environment and /tmp/mlci-device-site.
+# machine's); DEVICE_PYTHON its version for `prepare` (default 3.12). `run` leaves that
+# interpreter as it is: it writes /tmp/mlci-device-site and the session's layer under .nox/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wheels="$PWD/.whl"

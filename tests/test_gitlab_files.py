@@ -23,7 +23,7 @@ MR = TEMPLATES / "merge-request-pipelines.yml"
 # GitLab-only inputs, and the CI option GitLab takes another way (tags on the hidden job).
 GITLAB_ONLY = {"image", "gpu-image", "stage", "mlci-repository", "mlci-version"}
 # GitLab: runner tags on the hidden job, gpu-image, one include per project (no call-id).
-NOT_AN_INPUT_ON_GITLAB = {"runner", "gpu-container", "call-id"}
+NOT_AN_INPUT_ON_GITLAB = {"runner", "gpu-container", "gpu-runner-ephemeral", "call-id"}
 
 
 def documents(path: Path) -> list[dict[str, Any]]:

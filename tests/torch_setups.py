@@ -113,3 +113,11 @@ def stand_in_index(folder: Path, name: str, version: str) -> str:
     href = wheel.name.replace("+", "%2B")
     (folder / name / "index.html").write_text(f'<a href="{href}">{wheel.name}</a>\n')
     return folder.resolve().as_uri()
+
+
+def as_the_guide_writes_it(sample: Path) -> None:
+    """The sample project with torch from its own explicit CUDA index on Linux, as the guide
+    writes it. Its lock cannot be made again for that index offline, so it is resolved afresh."""
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + MARKER)
+    (sample / "uv.lock").unlink()

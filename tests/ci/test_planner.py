@@ -192,6 +192,33 @@ def test_gpu_legs_carry_the_container_cpu_legs_run_on_the_runner(tmp_path: Path)
     ]
 
 
+def test_image_mode_is_one_leg_per_image_and_never_the_hosts_python(tmp_path: Path) -> None:
+    ngc = "nvcr.io/nvidia/pytorch:25.09-py3"
+    plan = plan_for(tmp_path, gpu_runner="gpu", gpu_torch="image", gpu_container=ngc)
+    [leg] = plan.gpu_jobs
+    assert (leg.name, leg.container, leg.id) == ("gpu (image)", ngc, "gpu-image")
+    # The leg names no CUDA build: the image's torch is the one it uses.
+    assert leg.as_dict()["gpu-backends"] == ""
+    assert problems_for(
+        tmp_path,
+        gpu_runner="gpu",
+        gpu_torch="image",
+        gpu_container=ngc,
+        gpu_backends="cu126,cu130,cu132",
+    ) == [
+        "gpu-backends: cu126, cu130, cu132 would be 3 identical legs: with gpu-torch = image the"
+        " image's torch decides the CUDA build, one leg per image; give at most one, or use"
+        " gpu-torch = build"
+    ]
+    [refused] = problems_for(tmp_path, gpu_runner="gpu", gpu_torch="image")
+    assert refused.startswith("gpu-torch = image: without gpu-container the gpu leg uses")
+    assert "gpu-runner-ephemeral: true" in refused
+    thrown_away = plan_for(
+        tmp_path, gpu_runner="gpu", gpu_torch="image", gpu_runner_ephemeral="true"
+    )
+    assert [job.id for job in thrown_away.gpu_jobs] == ["gpu-image"]
+
+
 def test_gpu_runner_without_gpu_session_warns(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, gpu_runner="gpu", sessions="unit")
     assert plan.gpu_jobs == ()

@@ -135,6 +135,8 @@ def test_settings_have_one_typed_attribute_per_option() -> None:
 def test_what_chooses_where_jobs_run_is_never_read_from_pyproject() -> None:
     """A pull request's own pyproject.toml must not move jobs onto other runners or images."""
     placement = {"runner", "gpu-runner", "gpu-container", "call-id"}
+    # what is claimed of a runner (a pull request could claim its runner is throwaway)
+    placement |= {"gpu-runner-ephemeral"}
     # what one run is: set by the CI front ends per job or per run, never per project
     run_level = {"shard", "event", "diff-base"}
     assert {option.name for option in OPTIONS if not option.project} == placement | run_level

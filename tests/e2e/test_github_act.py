@@ -18,6 +18,7 @@ from mlci.session.junit import totals
 from tests.e2e.act_harness import KIT_REF, ActRun, kit_copy, run_act, sample_copy
 from tests.hostile import CI_OPTIONS, payloads
 from tests.sample import FLAKY_ID, add_a_flaky_test
+from tests.torch_setups import as_the_guide_writes_it
 
 pytestmark = pytest.mark.integ
 
@@ -81,6 +82,18 @@ def test_every_session_runs_for_real_and_the_required_check_passes(
     assert 'name="mlci.flaky"' in junit and "mlci: FLAKY: failed 1 time(s)" in junit
     ddp = re.search(r'<testcase classname="tests.test_ddp" name="([^"]+)"[^>]*/>', junit)
     assert ddp is not None, "the DDP test ran and passed"
+
+
+def test_a_project_with_its_own_cuda_torch_index_runs_unit_with_the_jobs_cpu_build(
+    tmp_path: Path, kit: Path
+) -> None:
+    """uv's PyTorch guide setup (an explicit CUDA index for torch on Linux): the CPU job
+    replaces that index with its own build instead of failing on conflicting indexes."""
+    run = act(tmp_path, kit, {**FALLBACK, "sessions": "unit"}, edit=as_the_guide_writes_it)
+    assert run.returncode == 0, run.text[-5000:]
+    assert results(run) == {"plan": "success", "unit (3.11)": "success", "mlci": "success"}
+    assert "its torch index pytorch-cu128 replaced by the job's" in run.text
+    assert "nox > Session unit-3.11 was successful" in run.text
 
 
 def break_a_test(sample: Path) -> None:

@@ -14,6 +14,7 @@ from mlci.session.junit import totals
 from tests.e2e.gitlab_harness import bare_kit, caller, run_pipeline
 from tests.hostile import payloads
 from tests.sample import FLAKY_ID, add_a_flaky_test, git
+from tests.torch_setups import as_the_guide_writes_it
 
 pytestmark = pytest.mark.integ
 
@@ -71,6 +72,20 @@ def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -
 
 def break_a_test(sample: Path) -> None:
     (sample / "tests" / "test_broken.py").write_text("def test_broken():\n    assert 1 + 1 == 3\n")
+
+
+def test_a_project_with_its_own_cuda_torch_index_runs_unit_with_the_jobs_cpu_build(
+    tmp_path: Path, remotes: Path
+) -> None:
+    """uv's PyTorch guide setup (an explicit CUDA index for torch on Linux): the CPU job
+    replaces that index with its own build instead of failing on conflicting indexes."""
+    inputs = {"python-versions": ["3.11"], "sessions": ["unit"]}
+    project = caller(tmp_path / "sample", inputs, edit=as_the_guide_writes_it)
+    pipeline = run_pipeline(project, remotes, tmp_path)
+    assert pipeline.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "PASS"}, pipeline.output[
+        -3000:
+    ]
+    assert "its torch index pytorch-cu128 replaced by the job's" in pipeline.output
 
 
 def test_a_failing_test_fails_the_pipeline(tmp_path: Path, remotes: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import stat
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -45,12 +48,47 @@ def fake_python(root: Path, site: Path) -> Path:
     return python
 
 
-def test_a_cuda_torch_and_its_cuda_packages_are_pinned_as_installed(tmp_path: Path) -> None:
-    found = image.inspect(fake_python(tmp_path, fake_site(tmp_path, "13.0")))
+def test_a_cuda_torch_and_its_cuda_packages_are_kept_out_of_the_install(tmp_path: Path) -> None:
+    site = fake_site(tmp_path, "13.0")
+    found = image.inspect(fake_python(tmp_path, site))
     assert (found.torch, found.cuda) == ("2.11.0+cu130", "13.0")
     assert found.pinned == {"torch": "2.11.0+cu130", "nvidia-cublas": "13.1.0", "triton": "3.6.0"}
-    lines = found.constraints(tmp_path / "cache").read_text().splitlines()
-    assert lines[1:] == ["nvidia-cublas==13.1.0", "torch==2.11.0+cu130", "triton==3.6.0"]
+    assert found.torch_site == str(site.resolve())
+    assert found.installed["numpy"] == "2.4.0"  # the image's, first on its path
+    lines = found.overrides(tmp_path / "cache").read_text().splitlines()
+    # Requirements for no Python: uv leaves each out; imports find the image's own.
+    for kept in (
+        'nvidia-cublas ; python_version < "0"  # 13.1.0',
+        'torch ; python_version < "0"  # 2.11.0+cu130',
+        'triton ; python_version < "0"  # 3.6.0',
+        'numpy ; python_version < "0"  # 2.4.0',
+    ):
+        assert kept in lines
+    # A package the project asks a newer version of is installed beside the image; torch and
+    # the CUDA packages never are.
+    newer = found.overrides(tmp_path / "cache", ("numpy>=2.5", "torch>=2.12", "-e .")).read_text()
+    assert "numpy ;" not in newer and 'torch ; python_version < "0"' in newer
+    assert "numpy ;" in found.overrides(tmp_path / "cache", ("numpy>=2",)).read_text()
+
+
+def test_the_copy_an_import_finds_is_the_one_read(tmp_path: Path) -> None:
+    """A layer's own torch comes first on sys.path and hides the image's: it is what is read."""
+    image_site = fake_site(tmp_path / "image", "13.0")
+    layer_site = fake_site(tmp_path / "layer", None)
+    python = fake_python(tmp_path, image_site)
+    seen_first = fake_python(tmp_path / "layered", layer_site)
+    layered = seen_first.with_name("python-layered")
+    layered.write_text(
+        seen_first.read_text().replace(str(layer_site), f"{layer_site}:{image_site}")
+    )
+    layered.chmod(seen_first.stat().st_mode)
+    before = image.inspect(python)
+    with pytest.raises(ConfigError, match="a CPU build"):
+        image.inspect(layered)  # the layer's CPU torch is the one imports find
+    hidden = dataclasses.replace(before, torch_site=str(layer_site.resolve()))
+    assert image.changed(before, hidden) == [
+        f"torch 2.11.0+cu130 imported from {layer_site.resolve()}, not the image's"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -92,8 +130,8 @@ def test_the_install_keeps_the_images_torch_and_takes_no_torch_index(tmp_path: P
     settings = resolve(tmp_path, environ={"MLCI_GPU_TORCH": "image"})
     request = install.request(settings, "image", ("pytest>=8",), tmp_path / "cache", image=found)
     assert request.source is None and "-r" not in request.args  # no torch index at all
-    constraints = request.args[request.args.index("-c") + 1]
-    assert "torch==2.11.0+cu130" in Path(constraints).read_text()
+    overrides = request.args[request.args.index("--override") + 1]
+    assert 'torch ; python_version < "0"' in Path(overrides).read_text()
     assert "torch 2.11.0+cu130 (CUDA 13.0) of the image, kept" in request.follows
 
 
@@ -102,3 +140,32 @@ def test_a_moved_package_is_named(tmp_path: Path) -> None:
     after = image.ImageTorch(tmp_path, tmp_path, "2.12.0", "13.0", {"torch": "2.12.0"})
     assert image.changed(before, after) == ["torch 2.11.0 -> 2.12.0"]
     assert image.changed(before, before) == []
+    added = dataclasses.replace(before, pinned={**before.pinned, "nvidia-nccl-cu12": "2.27"})
+    assert image.changed(before, added) == ["nvidia-nccl-cu12 2.27 added"]
+
+
+def test_a_requirement_the_images_version_does_not_meet_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the install, a package the layer installed whose requirement the image's kept
+    version misses (or that nothing provides) is named; the image's own packages are not
+    checked."""
+    layer = tmp_path / "layer"
+    for name, version, requires in (
+        ("trainer", "1.0", ["numpy>=9", "absent-thing", "numpy>=1", "tqdm ; extra == 'bar'"]),
+    ):
+        info = layer / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        lines = "".join(f"Requires-Dist: {line}\n" for line in requires)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{lines}"
+        )
+    image_site = fake_site(tmp_path / "image", "13.0")  # numpy 2.4.0
+    monkeypatch.syspath_prepend(str(image_site))
+    monkeypatch.syspath_prepend(str(layer))
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(layer))
+    image.unmet_requirements()
+    assert json.loads(capsys.readouterr().out) == [
+        "trainer needs absent-thing, which is missing",
+        "trainer needs numpy>=9, the image has 2.4.0",
+    ]

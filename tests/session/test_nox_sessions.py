@@ -460,8 +460,8 @@ def test_image_mode_uses_the_images_python_and_keeps_its_torch(
     monkeypatch: pytest.MonkeyPatch,
     uv_runs: list[Any],
 ) -> None:
-    """gpu-torch = image: no venv is built, the install goes into the image's Python, pinned to
-    its torch, and a moved torch is refused."""
+    """gpu-torch = image: a venv layered over the image's Python is built and installed into,
+    the image's torch left out of the install, and a moved torch is refused."""
     from mlci.envs import image
 
     settings = sample_like(write_project, "sessions = ['gpu']\ngpu-torch = 'image'\n")
@@ -481,7 +481,9 @@ def test_image_mode_uses_the_images_python_and_keeps_its_torch(
     ):
         nox_sessions.run_session(session, settings, BY_NAME["gpu"], check(settings), "3.11")
     [(args, _)] = uv_runs
-    assert args[4] == str(python)  # into the image's own Python
-    assert "venv" not in [a for call in session.of("install") for a in call]
-    constraints = Path(args[args.index("-c") + 1]).read_text()
-    assert "torch==2.11.0+cu130" in constraints
+    layer = (session.cache_dir / "mlci" / "py3.11-image").resolve()
+    assert args[4] == str(layer / "bin" / "python")  # into the layer, never the image
+    [venv] = [call for call in session.of("install") if "venv" in call]
+    assert venv[venv.index("--python") + 1] == str(python) and "--system-site-packages" in venv
+    overrides = Path(args[args.index("--override") + 1]).read_text()
+    assert 'torch ; python_version < "0"' in overrides

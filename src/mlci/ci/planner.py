@@ -60,6 +60,10 @@ class Job:
         return self.session == "gpu"
 
     @property
+    def in_image(self) -> bool:
+        return self.is_gpu and self.torch_backend == "image"
+
+    @property
     def id(self) -> str:
         """Unique among a plan's jobs: `unit-3.11`, `unit-3.11-shard-2`, `gpu-cu128`."""
         if self.is_gpu:
@@ -84,7 +88,8 @@ class Job:
             "session": self.session,
             "python": self.python,
             "torch-backend": self.torch_backend,
-            "gpu-backends": self.torch_backend if self.is_gpu else "",
+            # Image legs use the image's torch: no build to name.
+            "gpu-backends": self.torch_backend if self.is_gpu and not self.in_image else "",
             "runs-on": list(self.runner or default_runner),
             "container": self.container,  # empty: on the runner itself
             "timeout-minutes": self.timeout_minutes,
@@ -173,7 +178,10 @@ def make_plan(
         why = choice.left_out.get("gpu", "sessions has no gpu")
         warnings.append(f"gpu-runner is given but no GPU job runs: {why}")
     torch = choice.torch
-    if gpu_runner and gpu_chosen and torch is not None:
+    in_image = settings.gpu_torch == "image"
+    if gpu_runner and gpu_chosen and in_image:
+        problems += _image_problems(settings)
+    elif gpu_runner and gpu_chosen and torch is not None:
         problems += _gpu_backend_problems(settings.gpu_backends, torch)
 
     pythons = settings.python_versions
@@ -191,7 +199,8 @@ def make_plan(
                 container=settings.gpu_container,
                 map_path=test_maps(settings)["gpu"] if settings.gpu_select != "off" else "",
             )
-            for build in settings.gpu_backends
+            # One leg per image: its torch decides the CUDA build (the leg's log names it).
+            for build in (("image",) if in_image else settings.gpu_backends)
         )
     selected_why = ""
     deciding = bool(gpu_jobs) and settings.gpu_select != "off"
@@ -358,6 +367,25 @@ def _combine(settings: Settings, jobs: tuple[Job, ...]) -> dict[str, Any] | None
 def durations_key_for(key: str) -> str:
     """The cache key prefix of the carried durations (one per call of the workflow)."""
     return f"mlci-durations-{key + '-' if key else ''}"
+
+
+def _image_problems(settings: Settings) -> list[str]:
+    """gpu-torch = image: one leg per image, and never the long-lived host's own Python."""
+    found = []
+    if len(settings.gpu_backends) > 1:
+        found.append(
+            f"gpu-backends: {', '.join(settings.gpu_backends)} would be"
+            f" {len(settings.gpu_backends)} identical legs: with gpu-torch = image the image's"
+            " torch decides the CUDA build, one leg per image; give at most one, or use"
+            " gpu-torch = build"
+        )
+    if not settings.gpu_container and not settings.gpu_runner_ephemeral:
+        found.append(
+            "gpu-torch = image: without gpu-container the gpu leg uses the first python3 with"
+            " torch on the runner itself, a long-lived machine's own; give gpu-container, or"
+            " set gpu-runner-ephemeral: true if the runner is thrown away after each job"
+        )
+    return found
 
 
 def _gpu_backend_problems(builds: tuple[str, ...], torch: TorchRelease) -> list[str]:

@@ -66,10 +66,9 @@ OPTIONS: tuple[Option, ...] = (
         "str",
         "build",
         "`build`: the gpu session installs the CUDA build of torch for its backend; `image`: it"
-        " uses the CUDA torch the GPU image already has (NGC, pytorch/pytorch), installing the"
-        " project and test tools into that Python around it, torch and CUDA packages pinned to"
-        " what is there (in CI the job's image; locally only the interpreter MLCI_IMAGE_PYTHON"
-        " names).",
+        " uses the CUDA torch the GPU image already has (NGC, pytorch/pytorch), in an environment"
+        " layered over that Python that leaves the image unchanged; one gpu leg per image (in"
+        " CI the job's image; locally only the interpreter MLCI_IMAGE_PYTHON names).",
         check=checks.choice(("build", "image")),
         ci=True,
     ),
@@ -112,6 +111,15 @@ OPTIONS: tuple[Option, ...] = (
         " only.",
         default_doc="none: on the runner itself",
         check=checks.image,
+        ci=True,
+        project=False,
+    ),
+    Option(
+        "gpu-runner-ephemeral",
+        "bool",
+        False,
+        "GitHub: the GPU runner is thrown away after each job, so gpu-torch = image may use its"
+        " own Python without a gpu-container. CI input only.",
         ci=True,
         project=False,
     ),

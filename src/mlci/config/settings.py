@@ -54,6 +54,7 @@ class Settings:
     runner: tuple[str, ...]
     gpu_runner: tuple[str, ...]
     gpu_container: str
+    gpu_runner_ephemeral: bool
     call_id: str
     working_directory: str
     torch_index: str

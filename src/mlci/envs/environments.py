@@ -62,34 +62,29 @@ class Environment:
     location: Path
     python: str
     backend: str
-    # An existing interpreter used as it is (gpu-torch = image), instead of a venv mlci builds;
-    # then mlci's own files (stamp, follows) live in `state`, not in the image's prefix.
-    executable: Path | None = None
-    state: Path | None = None
+    # gpu-torch = image: the image's interpreter this environment is layered over (its
+    # site-packages visible, never written to); None for an environment of its own.
+    over: Path | None = None
 
     @property
     def bin(self) -> Path:
-        if self.executable is not None:
-            return self.executable.parent
         return self.location / ("Scripts" if os.name == "nt" else "bin")
 
     @property
     def interpreter(self) -> Path:
-        if self.executable is not None:
-            return self.executable
         return self.bin / ("python.exe" if os.name == "nt" else "python")
 
     @property
     def is_image(self) -> bool:
-        return self.executable is not None
+        return self.over is not None
 
     @property
     def stamp(self) -> Path:
-        return (self.state or self.location) / STAMP
+        return self.location / STAMP
 
     @property
     def follows(self) -> Path:
-        return (self.state or self.location) / FOLLOWS
+        return self.location / FOLLOWS
 
     def program(self, name: str) -> str:
         """The environment's own copy of a command when it has one, else the name (git, ...)."""
@@ -101,7 +96,7 @@ class Environment:
         return {
             "VIRTUAL_ENV": str(self.location),
             "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONPYCACHEPREFIX": str((self.state or self.location) / "pycache"),
+            "PYTHONPYCACHEPREFIX": str(self.location / "pycache"),
             # What it was installed from, for `mlci doctor` run inside it.
             "MLCI_FOLLOWS": str(self.follows),
             # Bytecode goes to the folder above, never beside the project's sources; without

@@ -2,15 +2,21 @@
 
 GPU runners often run in images with a tuned CUDA torch (NVIDIA NGC `nvcr.io/nvidia/pytorch`,
 `pytorch/pytorch`). Downloading another 3 GB build per job is slow and may replace the tuned
-one. In image mode the gpu session installs the project and its test tools into the image's own
-Python, around that torch: torch and every CUDA package there (`nvidia-*`, `cuda-*`, `triton`)
-are pinned to the versions installed, so uv keeps them. Not a virtual environment with
-`--system-site-packages`: uv does not count packages seen through it as installed
-(astral-sh/uv#4466) and would download torch again.
+one. In image mode the gpu session builds a virtual environment layered over the image's Python
+(`--system-site-packages`, in nox's folder like every other environment) and installs the
+project and its test tools there. The image itself is never written to, so a Debian or Ubuntu
+Python marked EXTERNALLY-MANAGED (PEP 668) works, and nothing outside the job's folder changes.
 
-Which Python: `MLCI_IMAGE_PYTHON`, or, in CI only (the job's image is thrown away afterwards),
-the first `python3` on PATH that has torch. Locally mlci never changes an interpreter unless it
-is named.
+uv does not count packages seen through `--system-site-packages` as installed
+(astral-sh/uv#4466) and would download torch again into the layer. So torch, its family and
+every CUDA package the image has (`nvidia-*`, `cuda-*`, `triton`) are left out of the
+resolution by overrides that never apply (`torch ; python_version < "0"`, the form uv's own
+maintainers suggest; `--excludes` does the same only on newer uv), and imports find the image's.
+
+Which Python: `MLCI_IMAGE_PYTHON`, or, in CI only, the first `python3` on PATH that has torch.
+The plan refuses image mode on a runner without a container unless `gpu-runner-ephemeral` says
+the runner is thrown away after each job: on a long-lived machine the first such Python is
+whatever the host happens to have.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
+import site
 import subprocess
 import sys
-from dataclasses import dataclass
+import sysconfig
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci.envs.torch_source import CUDA_ONLY, torch_cuda_of
+from mlci.envs.torch_source import CUDA_ONLY, TORCH_FAMILY, torch_cuda_of
 from mlci.errors import ConfigError
 
 
@@ -37,12 +46,31 @@ class ImageTorch:
     prefix: Path
     torch: str
     cuda: str
-    pinned: dict[str, str]  # name -> installed version: torch and the CUDA packages
+    pinned: dict[str, str]  # name -> installed version: the torch family and the CUDA packages
+    torch_site: str = ""  # the folder whose torch an import finds
+    # The image's Python is itself a virtual environment (/opt/venv): its own site folders,
+    # which a layer made from it does not see (uv makes it from the base interpreter).
+    venv_sites: tuple[str, ...] = ()
 
-    def constraints(self, cache_dir: Path) -> Path:
-        """A constraints file pinning torch and the CUDA packages to what is installed."""
-        lines = ["# mlci: gpu-torch = image keeps the image's torch and CUDA packages"]
-        lines += [f"{name}=={version}" for name, version in sorted(self.pinned.items())]
+    # Every distribution of the image, name -> version (the first of a name on sys.path).
+    installed: dict[str, str] = field(default_factory=dict)
+
+    def overrides(self, cache_dir: Path, asked: tuple[str, ...] = ()) -> Path:
+        """An overrides file that leaves the image's packages out of the install, as pip
+        would leave what is installed: each becomes a requirement that applies to no Python,
+        so uv neither resolves nor installs it, and the layer's imports find the image's own.
+        Always torch and the CUDA packages; any other only where its version meets every
+        requirement in `asked` that names it (else the layer gets a copy that does)."""
+        unmet = _unmet_by(self.installed, asked)
+        kept = {
+            **{n: v for n, v in self.installed.items() if _normal(n) not in unmet},
+            **self.pinned,
+        }
+        lines = ["# mlci: gpu-torch = image uses the image's packages as they are"]
+        lines += [
+            f'{name} ; python_version < "0"  # {version}'
+            for name, version in sorted(kept.items(), key=lambda item: _normal(item[0]))
+        ]
         text = "\n".join(lines) + "\n"
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         path = cache_dir.resolve() / "mlci-image" / f"{digest}.txt"
@@ -50,6 +78,57 @@ class ImageTorch:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         return path
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _unmet_by(installed: dict[str, str], asked: tuple[str, ...]) -> set[str]:
+    """Names whose installed version some requirement in `asked` does not accept."""
+    from packaging.requirements import InvalidRequirement, Requirement  # not in report()
+
+    versions = {_normal(name): version for name, version in installed.items()}
+    unmet: set[str] = set()
+    for line in asked:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue  # a path, a URL, an option: uv reads it; nothing to compare
+        name = _normal(requirement.name)
+        if name in versions and not requirement.specifier.contains(
+            versions[name], prereleases=True
+        ):
+            unmet.add(name)
+    return unmet
+
+
+def unmet_requirements() -> None:
+    """Run inside a layer after its install: print, as JSON, each requirement of a package
+    the layer installed that what imports find does not meet (the image's version, kept by
+    the overrides, may be older than a transitive requirement asks)."""
+    from packaging.requirements import Requirement  # mlci's, installed in the layer
+
+    layer = Path(sysconfig.get_path("purelib")).resolve()
+    found: list[str] = []
+    for dist in importlib.metadata.distributions():
+        where = Path(str(dist.locate_file(""))).resolve()
+        if where != layer:
+            continue
+        for line in dist.requires or ():
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            try:
+                version = importlib.metadata.version(requirement.name)
+            except importlib.metadata.PackageNotFoundError:
+                found.append(f"{dist.metadata['Name']} needs {requirement}, which is missing")
+                continue
+            if not requirement.specifier.contains(version, prereleases=True):
+                found.append(
+                    f"{dist.metadata['Name']} needs {requirement}, the image has {version}"
+                )
+    print(json.dumps(sorted(set(found))))
 
 
 def find_python(environ: dict[str, str] | None = None) -> Path:
@@ -82,16 +161,31 @@ def report() -> None:
     """Run inside the image's Python (mlci on its path, nothing installed): print what it has,
     as JSON. torch is not imported: a broken driver must not hide what is installed."""
     found: dict[str, object] = {"torch": None, "cuda": None, "pinned": {}, "prefix": sys.prefix}
+    if sys.prefix != sys.base_prefix:
+        found["venv_sites"] = [
+            folder
+            for folder in dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("platlib")])
+            if Path(folder).is_dir() and Path(folder).is_relative_to(sys.prefix)
+        ]
     pinned: dict[str, str] = {}
+    # In sys.path order, the first of a name is the one an import finds (a layer's own copy
+    # comes before the image's).
+    installed: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"] or ""
-        if name.lower() == "torch" or CUDA_ONLY.match(name.lower()):
-            pinned[name] = dist.version
+        if not name or any(seen.lower() == name.lower() for seen in installed):
+            continue
+        installed[name] = dist.version
+        if not (name.lower() in TORCH_FAMILY or CUDA_ONLY.match(name.lower())):
+            continue
+        pinned[name] = dist.version
         if name.lower() == "torch":
             found["torch"] = dist.version
+            found["torch_site"] = str(Path(str(dist.locate_file(""))).resolve())
             version_py = Path(str(dist.locate_file("torch/version.py")))
             found["cuda"] = torch_cuda_of(version_py) if version_py.is_file() else None
     found["pinned"] = pinned
+    found["installed"] = installed
     print(json.dumps(found))
 
 
@@ -131,14 +225,63 @@ def inspect(python: Path) -> ImageTorch:
             " needs the image's CUDA build"
         )
     return ImageTorch(
-        python, Path(found["prefix"]), found["torch"], found["cuda"], dict(found["pinned"])
+        python,
+        Path(found["prefix"]),
+        found["torch"],
+        found["cuda"],
+        dict(found["pinned"]),
+        found.get("torch_site", ""),
+        tuple(found.get("venv_sites", ())),
+        dict(found.get("installed", {})),
     )
 
 
+def unmet_in(layer_python: Path) -> list[str]:
+    """What `unmet_requirements` finds in a layer, or the reason it could not look."""
+    done = subprocess.run(
+        [
+            str(layer_python),
+            "-c",
+            "from mlci.envs.image import unmet_requirements; unmet_requirements()",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return [(done.stderr.strip().splitlines() or ["no output"])[-1]]
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
+def see_venv(layer_python: Path, found: ImageTorch) -> None:
+    """Let a layer see an image venv's own packages too, after its own (a `.pth` file, which
+    `site` reads at start-up): the order the image's Python itself imports in."""
+    if not found.venv_sites:
+        return
+    done = subprocess.run(
+        [str(layer_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pth = Path(done.stdout.strip()) / "_mlci_image_venv.pth"
+    pth.write_text("".join(f"{folder}\n" for folder in found.venv_sites))
+
+
 def changed(before: ImageTorch, after: ImageTorch) -> list[str]:
-    """The pinned packages the install moved (none, unless something bypassed the pins)."""
-    return [
+    """The kept packages that are no longer what the image had (none, unless something
+    bypassed the overrides): `after` is read through the image or through the layer."""
+    moved = [
         f"{name} {version} -> {after.pinned.get(name, 'removed')}"
         for name, version in before.pinned.items()
         if after.pinned.get(name) != version
     ]
+    moved += [
+        f"{name} {version} added"
+        for name, version in after.pinned.items()
+        if name not in before.pinned
+    ]
+    if not moved and before.torch_site and after.torch_site != before.torch_site:
+        moved.append(f"torch {after.torch} imported from {after.torch_site}, not the image's")
+    return moved

@@ -70,7 +70,8 @@ def request(
     lock = settings.project.lock if settings.resolution == "locked" else None
     locked: tuple[str, ...] = ()
     if image is not None:
-        files.append(["-c", str(image.constraints(cache_dir))])
+        asked = (*asked_requirements(pyproject, settings), *tools, *_mlci_requires())
+        files.append(["--override", str(image.overrides(cache_dir, asked))])
     if lock is not None:
         pins, versions = locks.constraints(
             root, settings.dependency_groups, extras, backend, cache_dir
@@ -131,7 +132,32 @@ def project_names(pyproject: Mapping[str, Any], settings: Settings) -> set[str]:
     return names - {""}
 
 
+def asked_requirements(pyproject: Mapping[str, Any], settings: Settings) -> list[str]:
+    """The requirements the project states itself: dependencies, the chosen extras and groups,
+    and the lines of its requirements files (options and comments included; callers parse)."""
+    found = _requirements(pyproject, settings)
+    for name in settings.requirements:
+        try:
+            text = (settings.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # validation names a missing file; uv names an unreadable one
+        found += [line.split(" #")[0].strip() for line in text.splitlines() if line.strip()]
+    return found
+
+
+def _mlci_requires() -> list[str]:
+    """mlci's own requirements (it is installed into every session environment)."""
+    try:
+        return list(importlib.metadata.requires("mlci") or ())
+    except importlib.metadata.PackageNotFoundError:
+        return []
+
+
 def _requirement_names(pyproject: Mapping[str, Any], settings: Settings) -> list[str]:
+    return [_normal(r) for r in _requirements(pyproject, settings)]
+
+
+def _requirements(pyproject: Mapping[str, Any], settings: Settings) -> list[str]:
     project = pyproject.get("project", {})
     requirements: list[str] = list(project.get("dependencies", []))
     for extra in settings.extras:
@@ -142,7 +168,7 @@ def _requirement_names(pyproject: Mapping[str, Any], settings: Settings) -> list
             for item in pyproject.get("dependency-groups", {}).get(group, [])
             if isinstance(item, str)
         ]
-    return [_normal(r) for r in requirements if isinstance(r, str)]
+    return [r for r in requirements if isinstance(r, str)]
 
 
 def torch_family(pyproject: Mapping[str, Any], settings: Settings) -> tuple[str, ...]:

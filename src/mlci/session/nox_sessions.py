@@ -309,18 +309,17 @@ def _judge(
 def _image_environment(
     session: Session, envdir: Path, python: str
 ) -> tuple[Environment, image.ImageTorch]:
-    """gpu-torch = image: the image's own Python, used as it is (mlci's files about it stay in
-    nox's envdir)."""
+    """gpu-torch = image: an environment in nox's envdir, layered over the image's Python."""
     try:
         found = image.inspect(image.find_python())
     except ConfigError as err:
         session.error(f"gpu: {err}")
     session.log(
         f"mlci: gpu-torch = image: {found.python}, torch {found.torch} (CUDA {found.cuda}),"
-        f" kept with {len(found.pinned) - 1} CUDA packages"
+        f" kept with {len(found.pinned) - 1} CUDA packages; the image itself is not changed"
     )
-    state = envdir.resolve() / f"image-{python}"
-    return Environment(found.prefix, python, "image", found.python, state), found
+    location = envdir.resolve() / f"py{python}-image"
+    return Environment(location, python, "image", over=found.python), found
 
 
 def _fresh_reports(root: Path, name: str) -> Path:
@@ -371,15 +370,16 @@ def _install(
     if short is not None:
         session.error(f"installing into {environment.location.name}: {short}")
     uv = find_uv()
-    if environment.is_image:
-        environment.stamp.parent.mkdir(parents=True, exist_ok=True)
-        before = image.inspect(environment.interpreter)
-    else:
-        # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
-        venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
-        if session.run_install(*venv, str(environment.location), external=True) is None:
-            session.log("mlci: --no-install: the environment is used as it is")
-            return
+    # Built from scratch: cheap (uv links from its cache), and nothing stale survives.
+    venv = [uv, "venv", "--clear", "--quiet", "--python", environment.python]
+    if environment.over is not None:
+        before = image.inspect(environment.over)
+        venv[-1:] = [str(environment.over), "--system-site-packages"]
+    if session.run_install(*venv, str(environment.location), external=True) is None:
+        session.log("mlci: --no-install: the environment is used as it is")
+        return
+    if environment.over is not None:
+        image.see_venv(environment.interpreter, before)
     command = [uv, "pip", "install", "--python", str(environment.interpreter), *request.args]
     session.log(shlex.join(command))
     code, output = _run_and_keep(command, request.environment)
@@ -390,10 +390,21 @@ def _install(
     if source is not None and source.backend == "cpu":
         check_cpu = [str(environment.interpreter), "-c", torch_source.CPU_ONLY_CHECK]
         session.run_install(*check_cpu, silent=True, external=True)
-    if environment.is_image:
-        moved = image.changed(before, image.inspect(environment.interpreter))
+    if environment.over is not None:
+        # The image is as it was, and the layer's imports find its torch, not a copy.
+        moved = image.changed(before, image.inspect(environment.over))
+        moved = moved or image.changed(before, image.inspect(environment.interpreter))
         if moved:
+            FAILED[environment.location] = "; ".join(moved)
             session.error(f"gpu-torch = image: the install changed the image's {'; '.join(moved)}")
+        unmet = image.unmet_in(environment.interpreter)
+        if unmet:
+            FAILED[environment.location] = "; ".join(unmet)
+            session.error(
+                f"gpu-torch = image: {'; '.join(unmet[:5])}. The image's packages are used where"
+                " the project's own requirements accept them: name that package with the"
+                " version it needs in the project's dependencies to install it beside the image"
+            )
     environment.stamp.write_text(stamp)
     environment.follows.write_text(request.follows + "\n")
 
