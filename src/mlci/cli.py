@@ -592,7 +592,7 @@ def _sessions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report, "settings": values}, indent=2))
         return 0
-    print(f"project  {settings.project_name or '?'} ({settings.root})")
+    print(f"project  {settings.project.shown_name or '?'} ({settings.root})")
     print(f"installs {report['installs']}")
     print("\nsessions (run one with `nox -s NAME -- extra tool args`)")
     for row in report["sessions"]:

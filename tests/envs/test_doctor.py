@@ -112,12 +112,16 @@ def test_render_healthy_gpu_machine() -> None:
     assert "torch    2.13.0+cu128 (CUDA 12.8)" in text
     assert "cudnn    91002" in text
     assert "gpu 1    NVIDIA H100 80GB HBM3, 81559 MiB, compute 9.0, driver 570.124.06" in text
+    assert "devices  2 visible to torch: multi-device tests (NCCL) run" in text
+    one = doctor.render(report(cuda_torch(1), {"gpus": parse_smi(SMI_TWO_GPUS), "error": None}))
+    assert "devices  1 visible to torch: multi-device tests (NCCL) are skipped" in one
 
 
 def test_render_cpu_machine() -> None:
     text = doctor.render(report(CPU_TORCH, NO_SMI))
     assert "torch    2.13.0+cpu (CPU build)" in text
     assert "gpu      none (nvidia-smi not found on PATH)" in text
+    assert "devices" not in text
 
 
 def test_collect_here_is_json_ready() -> None:

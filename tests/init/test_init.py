@@ -92,6 +92,39 @@ def test_markers_and_notebooks_are_found(tmp_path: Path) -> None:
     assert found.notebooks == "examples"
 
 
+def test_init_proposes_the_projects_own_integ_and_gpu_markers(tmp_path: Path) -> None:
+    """Tests marked `integration` and `cuda` (registered in pytest's config): init sets
+    integ-marker and gpu-marker, so the integ session is on and unit leaves them out."""
+    root = pyproject_src(tmp_path)
+    (root / "tests" / "test_more.py").write_text(
+        "import pytest\n\n@pytest.mark.integration\ndef test_i(): ...\n\n"
+        "@pytest.mark.cuda\ndef test_g(): ...\n\n@pytest.mark.slow\ndef test_s(): ...\n"
+    )
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + "\n[tool.pytest.ini_options]\nmarkers = ['integration: needs the network',"
+        " 'slow: minutes']\n"
+    )
+    proposal = init.propose(root)
+    assert proposal.table["integ-marker"] == "integration"
+    assert proposal.table["gpu-marker"] == "cuda"
+    assert "integ" in proposal.table["sessions"]
+    rows = {row.what: (row.value, row.why) for row in proposal.rows}
+    assert rows["integ-marker"] == (
+        "integration",
+        "@pytest.mark.integration in tests/, registered in"
+        " pyproject.toml [tool.pytest.ini_options]",
+    )
+    assert rows["gpu-marker"] == ("cuda", "@pytest.mark.cuda in tests/")
+    assert rows["other markers"][0] == "slow"
+    # mlci's own names in use: nothing to set.
+    (root / "tests" / "test_more.py").write_text(
+        "import pytest\n\n@pytest.mark.integ\ndef test_i(): ...\n"
+    )
+    assert "integ-marker" not in init.propose(root).table
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

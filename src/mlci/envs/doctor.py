@@ -154,6 +154,10 @@ def render(report: dict[str, Any]) -> str:
         if torch["cudnn"]:
             lines.append(f"cudnn    {torch['cudnn']}")
         lines.append(f"cuda     available to torch: {'yes' if torch['cuda_available'] else 'no'}")
+        if torch["cuda_available"]:
+            count = len(torch["devices"])
+            multi = "run" if count >= 2 else "are skipped, each with its reason"
+            lines.append(f"devices  {count} visible to torch: multi-device tests (NCCL) {multi}")
     smi = report["nvidia_smi"]
     for gpu in smi["gpus"]:
         lines.append(

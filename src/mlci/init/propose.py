@@ -148,6 +148,7 @@ def propose(
     pythons = _python_versions(found, proposal.rows)
     proposal.table["python-versions"] = pythons
     _install_choices(found, proposal)
+    _markers(project, found, proposal)
     chosen = _sessions(project, found, proposal)
     if "lint" in chosen and not found.pre_commit:
         note = "pylint only: no .pre-commit-config.yaml"
@@ -231,6 +232,54 @@ def test_extras(found: Findings) -> dict[str, str]:
                 wanted -= set(imported)
                 covered |= found.extras[name]
     return chosen
+
+
+# Names projects give their integration and GPU tests' markers, mlci's own first.
+MARKER_NAMES = {
+    "integ-marker": ("integ", "integration", "integration_test", "integtest", "integ_test"),
+    "gpu-marker": ("gpu", "cuda", "requires_gpu", "gpu_only", "needs_gpu"),
+}
+# Markers whose tests unit still runs, and which a team may want out of it (exclude-markers).
+MAYBE_EXCLUDED = ("slow", "network", "internet", "online", "download", "serial")
+_MARKER_NAME = re.compile(r"\s*([A-Za-z_]\w*)")
+
+
+def registered_markers(project: Project) -> tuple[list[str], str]:
+    """The markers the project's pytest configuration registers (`markers = ...`), and where."""
+    value = project.tools.pytest.get("markers")
+    if value is None:
+        return [], ""
+    lines = value.value if isinstance(value.value, list) else str(value.value).splitlines()
+    names = [m[1] for line in lines if (m := _MARKER_NAME.match(str(line))) and m[1]]
+    return names, value.source
+
+
+def _markers(project: Project, found: Findings, proposal: Proposal) -> None:
+    """integ-marker and gpu-marker from the markers the project registers or its tests use,
+    when they are not mlci's own names; a row for markers unit runs that teams often leave
+    out."""
+    registered, source = registered_markers(project)
+    tests = found.tests_dir or "tests"
+    for option, names in MARKER_NAMES.items():
+        if project.marked_tests(tests, names[0]):
+            continue  # mlci's default name is used: nothing to set
+        for name in names[1:]:
+            if project.marked_tests(tests, name):
+                why = f"@pytest.mark.{name} in {tests}/"
+                why += f", registered in {source}" if name in registered else ""
+                proposal.table[option] = name
+                proposal.rows.append(Row(option, name, why))
+                break
+    others = [name for name in MAYBE_EXCLUDED if name in registered]
+    if others:
+        proposal.rows.append(
+            Row(
+                "other markers",
+                ", ".join(others),
+                "unit runs these tests; exclude-markers leaves them out (then no session runs"
+                " them)",
+            )
+        )
 
 
 def _sessions(project: Project, found: Findings, proposal: Proposal) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import configparser
-import contextlib
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.errors import ConfigError
+from mlci.project import setup_files
 from mlci.project.snapshot import Project
 
 # Folders that are never the package under test.
@@ -77,30 +77,6 @@ def _files(root: Path, pattern: str, limit: int = 5000) -> Iterator[Path]:
             yield path
 
 
-def _setup_py(root: Path) -> dict[str, str]:
-    """name=, python_requires= from a setup.py, read without running it."""
-    path = root / "setup.py"
-    if not path.is_file():
-        return {}
-    found: dict[str, str] = {}
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except SyntaxError:
-        return {}
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.keyword)
-            and node.arg in ("name", "python_requires")
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            found[node.arg] = node.value.value
-        text = node.value if isinstance(node, ast.Constant) else None
-        if isinstance(text, str) and re.search(r"(^|[\"' ,\[])torch([<>=!~ ;\"',]|$)", text):
-            found["torch"] = "yes"
-    return found
-
-
 def _setup_py_extras(root: Path) -> dict[str, set[str]]:
     """`extras_require={...}` of a setup.py, where it is a literal (read without running it)."""
     path = root / "setup.py"
@@ -121,13 +97,6 @@ def _setup_py_extras(root: Path) -> dict[str, set[str]]:
                     if isinstance(items, (list, tuple))
                 }
     return {}
-
-
-def _setup_cfg(root: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    with contextlib.suppress(configparser.Error):
-        parser.read(root / "setup.cfg", encoding="utf-8")
-    return parser
 
 
 def _requirement_names(lines: list[str]) -> set[str]:
@@ -155,8 +124,8 @@ def inspect(project: Project) -> Findings:
     found = Findings(root)
     pyproject = project.pyproject
     table = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else None
-    setup_py = _setup_py(root)
-    setup_cfg = _setup_cfg(root)
+    setup_py = setup_files.setup_py(root)
+    setup_cfg = setup_files.setup_cfg(root)
     # Runtime, dev and test requirements; not docs or other extras.
     requirement_files = sorted(
         path.name

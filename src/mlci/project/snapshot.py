@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.errors import ConfigError
-from mlci.project import tool_config
+from mlci.project import setup_files, tool_config
 from mlci.project.files import inside, read_pyproject
 from mlci.project.tool_config import ToolConfig
 from mlci.project.workspace import LOCK, Workspace, find
@@ -58,6 +58,11 @@ class Project:
         """`[project].name`, or "" when pyproject.toml names none."""
         table = self.pyproject.get("project", {})
         return str(table.get("name", "")) if isinstance(table, dict) else ""
+
+    @property
+    def shown_name(self) -> str:
+        """The name to show: `[project].name`, else what setup.cfg or setup.py declares."""
+        return self.name or setup_files.declared_name(self.root)
 
     def tool(self, name: str) -> Mapping[str, Any]:
         """The `[tool.<name>]` table ({} when absent or not a table)."""

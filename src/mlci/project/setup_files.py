@@ -1,0 +1,46 @@
+"""What setup.py and setup.cfg declare, read without running either."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import contextlib
+import re
+from pathlib import Path
+
+
+def setup_py(root: Path) -> dict[str, str]:
+    """name=, python_requires= from a setup.py, read without running it."""
+    path = root / "setup.py"
+    if not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg in ("name", "python_requires")
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            found[node.arg] = node.value.value
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and re.search(r"(^|[\"' ,\[])torch([<>=!~ ;\"',]|$)", text):
+            found["torch"] = "yes"
+    return found
+
+
+def setup_cfg(root: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    with contextlib.suppress(configparser.Error):
+        parser.read(root / "setup.cfg", encoding="utf-8")
+    return parser
+
+
+def declared_name(root: Path) -> str:
+    """The distribution name setup.cfg's [metadata] or a literal `setup(name=...)` gives."""
+    name = setup_cfg(root).get("metadata", "name", fallback="")
+    return name or setup_py(root).get("name", "")
