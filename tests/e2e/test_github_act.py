@@ -129,9 +129,16 @@ def test_without_the_workflow_commit_the_plan_fails_loudly(tmp_path: Path, kit: 
     assert "cannot tell which mlci commit to use" in run.text
 
 
-@pytest.mark.parametrize("gpu_torch", ["build", "image"])
+@pytest.mark.parametrize(
+    ("gpu_torch", "more", "leg"),
+    [
+        ("build", {}, "gpu (cu126)"),
+        # On the runner itself, image mode is for runners thrown away after each job only.
+        ("image", {"gpu-runner-ephemeral": "'true'"}, "gpu (image)"),
+    ],
+)
 def test_gpu_leg_runs_on_the_gpu_runner_and_fails_without_a_device(
-    tmp_path: Path, kit: Path, gpu_torch: str
+    tmp_path: Path, kit: Path, gpu_torch: str, more: dict[str, str], leg: str
 ) -> None:
     inputs = {
         **FALLBACK,
@@ -139,14 +146,15 @@ def test_gpu_leg_runs_on_the_gpu_runner_and_fails_without_a_device(
         "gpu-runner": "'[\"gpu-box\"]'",
         "gpu-backends": "cu126",
         "gpu-torch": gpu_torch,
+        **more,
     }
     run = act(tmp_path, kit, inputs, labels=("ubuntu-latest", "gpu-box"))
-    assert results(run) == {"plan": "success", "gpu (cu126)": "failure", "mlci": "failure"}
+    assert results(run) == {"plan": "success", leg: "failure", "mlci": "failure"}
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in run.text
     assert re.search(rf'gpu-torch +"{gpu_torch}" +environment \(MLCI_GPU_TORCH\)', run.text)
     # Refused before anything is installed, in either mode.
-    [leg] = {str(line["job"]) for line in run.lines if "gpu (cu126)" in str(line.get("job"))}
-    log = run.job_log(leg)
+    [job] = {str(line["job"]) for line in run.lines if leg in str(line.get("job"))}
+    log = run.job_log(job)
     assert "no CUDA device visible" in log and "uv pip install" not in log
 
 

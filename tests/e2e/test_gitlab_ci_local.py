@@ -120,11 +120,15 @@ def test_the_template_refuses_another_mlci_release(tmp_path: Path, remotes: Path
     assert "the CI template asks for mlci v9.9.9 but mlci" in pipeline.output
 
 
-@pytest.mark.parametrize("gpu_torch", ["build", "image"])
+@pytest.mark.parametrize(
+    ("gpu_torch", "backends"),
+    # Image mode: one job per image (the image's torch decides the CUDA build).
+    [("build", ["cu126", "cu130"]), ("image", ["cu130"])],
+)
 def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
-    tmp_path: Path, remotes: Path, gpu_torch: str
+    tmp_path: Path, remotes: Path, gpu_torch: str, backends: list[str]
 ) -> None:
-    gpu = {"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126", "cu130"], "gpu-torch": gpu_torch}
+    gpu = {"gpu-runner": ["gpu-box"], "gpu-backends": backends, "gpu-torch": gpu_torch}
     project = caller(
         tmp_path / "sample", {"python-versions": ["3.11"], "sessions": ["gpu"]}, gpu_inputs=gpu
     )
@@ -132,8 +136,7 @@ def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
     assert pipeline.returncode != 0
     assert pipeline.status() == {
         "mlci-plan": "PASS",
-        "mlci-gpu: [cu126]": "FAIL",
-        "mlci-gpu: [cu130]": "FAIL",
+        **{f"mlci-gpu: [{backend}]": "FAIL" for backend in backends},
     }
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
     assert re.search(rf'gpu-torch +"{gpu_torch}" +environment \(MLCI_GPU_TORCH\)', pipeline.output)

@@ -61,8 +61,13 @@ def test_default_pipeline_passes_with_a_cpu_torch(
     # One environment served all five sessions: built once, by whichever got there first.
     assert output(done).count(" pip install --python ") == 1, output(done)
     shared = envdir / ".cache" / "mlci" / "py3.11-cpu"
-    # Bytecode went to the environment, none beside the project's sources.
-    assert list((shared / "pycache").rglob("sample_model/*.pyc"))
+    # Bytecode went to uv's cache, sealed by source hash, none beside the project's sources.
+    from mlci.envs import bytecode
+
+    mirror = bytecode.root() / str(sample.resolve()).lstrip("/")
+    pycs = list(mirror.rglob("sample_model/*.pyc"))
+    assert pycs and all(int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b11 for pyc in pycs)
+    assert "pycs sealed by source hash" in output(done)
     assert not [*(sample / "src").rglob("__pycache__"), *(sample / "tests").rglob("__pycache__")]
     site = next((shared / "lib").glob("python3.*/site-packages"))
     torch = [p.name for p in site.glob("torch-*.dist-info")]

@@ -2,9 +2,10 @@
 
 lint, mypy, unit, integ and nbmake all need the project with its dependencies (torch included):
 building it once instead of five times is most of what a cold run saves. Bytecode is compiled
-lazily, for the modules a session imports, into the environment's own `pycache` folder
-(PYTHONPYCACHEPREFIX): compiling all of torch up front took ~30 s per environment, a first
-`import torch, lightning` that writes its bytecode takes ~9 s more than a warm one.
+lazily, for the modules a session imports (compiling all of torch up front took ~30 s per
+environment), into a folder outside the environments that survives their rebuilds and travels
+with uv's cache (bytecode.py): a first `import torch, lightning` that writes its bytecode takes
+~9 s more than a warm one.
 
 Here: where an environment lives, how commands run in it, its build lock (for `nox -j`), the
 fingerprint of what it was built from, and where uv is. Nothing here imports nox.
@@ -29,6 +30,7 @@ except ImportError:  # Windows: no lock; run sessions one at a time there
     fcntl = None  # type: ignore[assignment]
 
 from mlci._version import __version__
+from mlci.envs import bytecode
 from mlci.errors import ConfigError
 from mlci.project.snapshot import Project
 
@@ -96,11 +98,12 @@ class Environment:
         return {
             "VIRTUAL_ENV": str(self.location),
             "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONPYCACHEPREFIX": str(self.location / "pycache"),
+            "PYTHONPYCACHEPREFIX": str(bytecode.root()),
             # What it was installed from, for `mlci doctor` run inside it.
             "MLCI_FOLLOWS": str(self.follows),
-            # Bytecode goes to the folder above, never beside the project's sources; without
-            # it every run would compile torch's imported modules again (~9 s).
+            # Bytecode goes to the folder above, never beside the project's sources, and
+            # outlives the environment (bytecode.py); without it every run would compile
+            # torch's imported modules again (~9 s).
             "PYTHONDONTWRITEBYTECODE": None,
         }
 

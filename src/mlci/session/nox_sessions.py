@@ -21,7 +21,7 @@ from nox.command import CommandFailed
 
 from mlci.config import shard_spec
 from mlci.config.settings import Settings, resolve
-from mlci.envs import disk, image, install, locks, torch_source
+from mlci.envs import bytecode, disk, image, install, locks, torch_source
 from mlci.envs.environments import Environment, building, environment_for, find_uv, fingerprint
 from mlci.envs.gpu import visible_gpus
 from mlci.errors import ConfigError
@@ -187,10 +187,33 @@ def run_session(
             settings.project.pyproject,
         )
     finally:  # also when pytest failed: that is the run whose report a user reads
+        _seal_bytecode(session, environment, root)
         if definition.runs_tests:
             _report_flaky(session, settings, definition, reports)
     if ran:
         _judge(session, settings, definition, reports, sharded=shard is not None)
+
+
+def _seal_bytecode(session: Session, environment: Environment, root: Path) -> None:
+    """Seal the bytecode this session wrote (bytecode.py), so a rebuilt environment reuses
+    it; never a reason for a session to fail."""
+    if not environment.interpreter.exists():
+        return
+    command = [
+        str(environment.interpreter),
+        "-m",
+        "mlci.envs.bytecode",
+        str(bytecode.root()),
+        str(environment.location),
+        str(root),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        session.log(f"mlci: bytecode not sealed: {err}")
+        return
+    last = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()[-1]
+    session.log(last if done.returncode == 0 else f"mlci: bytecode not sealed: {last}")
 
 
 def _flaky_environment(

@@ -1,0 +1,99 @@
+"""Sealed bytecode: a pyc survives a reinstall that changes only mtimes, and never outlives a
+changed source. Real imports by a child Python, with PYTHONPYCACHEPREFIX as sessions set it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlci.envs import bytecode
+
+TAG = sys.implementation.cache_tag
+
+
+def import_it(prefix: Path, folder: Path, name: str) -> str:
+    """Import `name` from `folder` in a fresh Python; what its VALUE is."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {name}; print({name}.VALUE)"],
+        cwd=folder,
+        env={**os.environ, "PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def pyc_of(prefix: Path, source: Path) -> Path:
+    return prefix / source.parent.relative_to(Path(os.sep)) / f"{source.stem}.{TAG}.pyc"
+
+
+def reinstalled(source: Path) -> None:
+    """What a rebuilt environment does to an unchanged file: same bytes, a new mtime."""
+    stat = source.stat()
+    os.utime(source, (stat.st_atime + 1000, stat.st_mtime + 1000))
+
+
+def test_a_sealed_pyc_is_used_after_a_reinstall_and_a_plain_one_is_not(tmp_path: Path) -> None:
+    prefix = tmp_path / "bytecode"
+    sealed_src, plain_src = tmp_path / "a" / "sealed_mod.py", tmp_path / "b" / "plain_mod.py"
+    for source in (sealed_src, plain_src):
+        source.parent.mkdir()
+        source.write_text("VALUE = 'one'\n")
+        assert import_it(prefix, source.parent, source.stem) == "one"
+    # Only this Python's current pycs under the folders given; a second seal finds them done.
+    assert bytecode.seal(prefix, [sealed_src.parent]) == (1, 0)
+    assert bytecode.seal(prefix, [sealed_src.parent]) == (0, 1)
+    sealed_before = pyc_of(prefix, sealed_src).read_bytes()
+    plain_before = pyc_of(prefix, plain_src).read_bytes()
+    assert int.from_bytes(sealed_before[4:8], "little") == 0b11  # checked hash (PEP 552)
+    assert int.from_bytes(plain_before[4:8], "little") == 0  # a timestamp pyc
+    for source in (sealed_src, plain_src):
+        reinstalled(source)
+        assert import_it(prefix, source.parent, source.stem) == "one"
+    assert pyc_of(prefix, sealed_src).read_bytes() == sealed_before  # used as it was
+    assert pyc_of(prefix, plain_src).read_bytes() != plain_before  # compiled again
+
+
+def test_a_sealed_pyc_never_outlives_a_changed_source(tmp_path: Path) -> None:
+    prefix, site = tmp_path / "bytecode", tmp_path / "site"
+    site.mkdir()
+    source = site / "changing.py"
+    source.write_text("VALUE = 'one'\n")
+    import_it(prefix, site, "changing")
+    bytecode.seal(prefix, [site])
+    source.write_text("VALUE = 'two'\n")
+    reinstalled(source)
+    assert import_it(prefix, site, "changing") == "two"
+
+
+def test_a_stale_pyc_is_never_sealed(tmp_path: Path) -> None:
+    """A pyc written for older source (its mtime and size no longer match) is left for Python
+    to replace: sealing it would bless the old code with the new source's hash."""
+    prefix, site = tmp_path / "bytecode", tmp_path / "site"
+    site.mkdir()
+    source = site / "edited.py"
+    source.write_text("VALUE = 'one'\n")
+    import_it(prefix, site, "edited")
+    source.write_text("VALUE = 'three'\n")
+    assert bytecode.seal(prefix, [site]) == (0, 0)
+    assert import_it(prefix, site, "edited") == "three"
+
+
+def test_the_folder_lives_in_uvs_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bytecode.root.cache_clear()
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    try:
+        assert bytecode.root() == (tmp_path / "uv-cache").resolve() / "mlci-bytecode"
+    finally:
+        bytecode.root.cache_clear()
+
+
+def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bytecode.main([]) == 2
+    assert bytecode.main([str(tmp_path / "prefix"), str(tmp_path)]) == 0
+    assert "0 pycs sealed by source hash, 0 already were" in capsys.readouterr().out
