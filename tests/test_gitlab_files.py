@@ -256,9 +256,9 @@ def test_the_carried_durations_are_where_mlci_keeps_them() -> None:
         assert cache["paths"] == [f"{wd}/{DURATIONS}"] and cache["policy"] == policy
     # The plan restores them once and hands the same file to every shard, as its artifact.
     assert jobs["mlci-plan"]["artifacts"]["paths"] == [f"{wd}/{DURATIONS}"]
-    assert (
-        "cache" not in jobs["mlci-unit-shard"] and "mlci-plan" in jobs["mlci-unit-shard"]["needs"]
-    )
+    shard_caches = jobs["mlci-unit-shard"]["cache"]
+    assert not [cache for cache in shard_caches if DURATIONS in str(cache["paths"])]
+    assert "mlci-plan" in jobs["mlci-unit-shard"]["needs"]
 
 
 def test_a_session_left_out_of_sessions_has_no_job() -> None:
@@ -342,13 +342,29 @@ def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
     from mlci.config.settings import resolve
 
     unit = documents(MAIN)[1]["mlci-unit"]
-    uv, testmon = unit["cache"]
+    uv, testmon, _downloads = unit["cache"]
     assert uv == documents(MAIN)[1][".mlci-job"]["cache"]  # the shared uv cache, unchanged
     wd = "$[[ inputs.working-directory ]]"
     settings = resolve(ROOT, {"working-directory": "x"}, environ={}, require_pyproject=False)
     assert testmon["paths"] == [testmon_data(settings).replace("x", wd, 1)]
     assert testmon["when"] == "always"
     assert "$CI_JOB_NAME_SLUG" in testmon["key"]  # one record per Python (matrix leg)
+
+
+def test_jobs_that_run_project_code_keep_its_downloads_where_mlci_puts_them() -> None:
+    """downloads.FOLDER on GitHub comes in the matrix (`downloads`); GitLab's cache paths are
+    static, so the template repeats it and this test keeps the two equal."""
+    from mlci.session.downloads import FOLDER
+
+    jobs = documents(MAIN)[1]
+    wd = "$[[ inputs.working-directory ]]"
+    for name in ("mlci-unit", "mlci-unit-shard", "mlci-integ", "mlci-nbmake"):
+        uv, *others = jobs[name]["cache"]
+        assert uv == jobs[".mlci-job"]["cache"], name  # the shared uv cache, unchanged
+        [kept] = [cache for cache in others if FOLDER in str(cache["paths"])]
+        assert kept["paths"] == [f"{wd}/{FOLDER}"] and kept["when"] == "on_success", name
+        assert "$CI_JOB_NAME_SLUG" in kept["key"] and kept["fallback_keys"], name
+    assert "cache" not in jobs["mlci-lint"] and "cache" not in jobs["mlci-mypy"]
 
 
 def test_report_folders_are_the_planners() -> None:

@@ -192,6 +192,18 @@ def test_gpu_legs_carry_the_container_cpu_legs_run_on_the_runner(tmp_path: Path)
     ]
 
 
+def test_legs_that_run_tests_cache_what_they_download(tmp_path: Path) -> None:
+    (tmp_path / "models.txt").write_text("acme/tiny\n")
+    plan = plan_for(tmp_path, downloads_key="models.txt", working_directory=".")
+    legs = {job.session: job for job in plan.jobs}
+    assert (legs["unit-3.11"].downloads, legs["unit-3.11"].downloads_key) == (
+        ".mlci-downloads",
+        "models.txt",
+    )
+    assert legs["integ"].downloads and legs["nbmake"].downloads
+    assert legs["lint"].downloads == legs["mypy"].downloads == ""  # no tests, no downloads
+
+
 def test_image_mode_is_one_leg_per_image_and_never_the_hosts_python(tmp_path: Path) -> None:
     ngc = "nvcr.io/nvidia/pytorch:25.09-py3"
     plan = plan_for(tmp_path, gpu_runner="gpu", gpu_torch="image", gpu_container=ngc)
@@ -304,6 +316,8 @@ def test_github_output(tmp_path: Path) -> None:
         "carry": "",  # testmon is off
         "test-map": "",  # gpu-select is off
         "test-map-key": "",
+        "downloads": "",  # downloads-key is unset
+        "downloads-key": "",
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
     assert (gpu["session"], gpu["gpu-backends"], gpu["runs-on"]) == (
@@ -468,6 +482,8 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
             "durations",
             "test-map",
             "test-map-key",
+            "downloads",
+            "downloads-key",
             "cache-mb",
             "key",
             "reports",

@@ -17,6 +17,7 @@ import pytest
 from mlci.session.junit import totals
 from tests.e2e.act_harness import KIT_REF, ActRun, kit_copy, run_act, sample_copy
 from tests.hostile import CI_OPTIONS, payloads
+from tests.hub_stand_in import serving
 from tests.sample import FLAKY_ID, add_a_flaky_test
 from tests.torch_setups import as_the_guide_writes_it
 
@@ -203,6 +204,55 @@ def test_values_of_the_wrong_type_fail_the_plan_naming_each_input(
         "python-versions (from MLCI_PYTHON_VERSIONS): '{\"3.11\": true}' is not a Python"
         in run.text
     )
+
+
+FETCHING_TEST = """import os
+import urllib.request
+from pathlib import Path
+
+
+def test_the_weights_are_there():
+    target = Path(os.environ["MLCI_DOWNLOADS"]) / "weights.bin"
+    if not target.exists():
+        url = (Path(__file__).parent / "hub_url.txt").read_text().strip()
+        urllib.request.urlretrieve(url, target)
+    assert target.read_bytes() == b"w" * 4096
+"""
+
+
+def test_what_the_tests_download_is_cached_and_the_next_run_fetches_nothing(
+    tmp_path: Path, kit: Path
+) -> None:
+    """downloads-key: the first run fetches from a stand-in hub on the loopback address and
+    its green unit leg saves the folder; the next run restores it, finds it complete for the
+    same list, and makes no request."""
+    with serving({"acme/tiny/weights.bin": b"w" * 4096}) as hub:
+
+        def fetching(sample: Path) -> None:
+            pyproject = sample / "pyproject.toml"
+            text = pyproject.read_text().replace(
+                "[tool.mlci]\n", "[tool.mlci]\ndownloads-key = 'tests/downloads.txt'\n", 1
+            )
+            pyproject.write_text(text)
+            (sample / "tests" / "downloads.txt").write_text("acme/tiny weights.bin\n")
+            url = f"{hub.url}/acme/tiny/resolve/main/weights.bin"
+            (sample / "tests" / "hub_url.txt").write_text(url + "\n")
+            (sample / "tests" / "test_fetching.py").write_text(FETCHING_TEST)
+
+        inputs = {**FALLBACK, "sessions": "unit"}
+        cache = tmp_path / "cache"
+        first = act(tmp_path / "first", kit, inputs, edit=fetching, cache=cache)
+        assert results(first) == {"plan": "success", "unit (3.11)": "success", "mlci": "success"}
+        assert hub.requests == ["GET /acme/tiny/resolve/main/weights.bin"]
+        assert "fetched 4.1 kB: weights.bin (4.1 kB)" in first.text
+        assert "Cache saved with key: mlci-downloads-unit-3.11-" in first.text
+        hub.requests.clear()
+
+        second = act(tmp_path / "second", kit, inputs, edit=fetching, cache=cache)
+        assert results(second)["unit (3.11)"] == "success"
+        assert "Cache restored from key: mlci-downloads-unit-3.11-" in second.text
+        assert "mlci: downloads: offline, the cache in .mlci-downloads/ matches" in second.text
+        assert hub.requests == []
 
 
 def test_testmon_data_is_carried_to_the_next_run(tmp_path: Path, kit: Path) -> None:

@@ -24,8 +24,8 @@ from mlci.config.settings import Settings
 from mlci.envs import disk
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS
-from mlci.session import shards, test_map
-from mlci.session.registry import SessionDef, records_test_map
+from mlci.session import downloads, shards, test_map
+from mlci.session.registry import BY_NAME, SessionDef, records_test_map
 from mlci.session.validation import Choice, check
 
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
@@ -54,6 +54,10 @@ class Job:
     durations: str = ""
     # The test map this leg records for gpu-select, from the repository root ("" for none).
     test_map: str = ""
+    # downloads-key: the folder of what this leg's tests download, and the file keying its
+    # cache, from the repository root ("" for none).
+    downloads: str = ""
+    downloads_key: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -99,6 +103,8 @@ class Job:
             "shard": self.shard,  # empty: the whole of the session
             "durations": self.durations,  # empty: nothing to restore
             "test-map": self.test_map,  # empty: this leg records none
+            "downloads": self.downloads,  # empty: nothing cached of what the tests download
+            "downloads-key": self.downloads_key,
             # The cache key it saves the map under (with the commit appended).
             "test-map-key": f"{test_map_key(self.prefix)}{self.id}-" if self.test_map else "",
             # uv's cache this leg's entry holds, estimated (GPU legs keep none on GitHub).
@@ -422,7 +428,11 @@ def _job(
     map_path: str = "",
 ) -> Job:
     folder = f"{session}-shard-{shard.split('/')[0]}" if shard else session
-    reports = PurePosixPath(settings.working_directory) / REPORTS / folder
+    here = PurePosixPath(settings.working_directory)
+    reports = here / REPORTS / folder
+    definition = BY_NAME.get(session.split("-")[0])
+    fetches = bool(settings.downloads_key) and definition is not None
+    fetches = fetches and definition is not None and definition.runs_project_code
     return Job(
         name,
         session,
@@ -436,6 +446,8 @@ def _job(
         shard=shard,
         durations=durations,
         test_map=map_path,
+        downloads=str(here / downloads.FOLDER) if fetches else "",
+        downloads_key=str(here / settings.downloads_key) if fetches else "",
     )
 
 

@@ -402,6 +402,17 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.positive_number,
     ),
     Option(
+        "downloads-key",
+        "str",
+        "",
+        "A file listing what the tests download (model ids, data sets). Set: test sessions send"
+        " Hugging Face Hub and torch.hub downloads to `.mlci-downloads/` (`MLCI_DOWNLOADS` names"
+        " it for others), both CI front ends cache that folder keyed by this file, and a run"
+        " whose cache a green run left for this same file runs those clients offline.",
+        default_doc="none: downloads go where the clients put them, uncached",
+        check=checks.relative_path,
+    ),
+    Option(
         "tests-dir",
         "str",
         "tests",

@@ -86,6 +86,7 @@ class Settings:
     event: str
     diff_base: str
     cache_budget_gb: float
+    downloads_key: str
     tests_dir: str
     notebooks: str
     notebook_timeout: int

@@ -28,6 +28,7 @@ from mlci.errors import ConfigError
 from mlci.project.files import pre_commit_config, reports_folder
 from mlci.session import (
     coverage_config,
+    downloads,
     flake_finder,
     flaky,
     missing_modules,
@@ -136,29 +137,11 @@ def run_session(
             )
         session.log("mlci: " + "; ".join(gpus))
 
-    backend = definition.backend(settings)
-    envdir = Path(session.cache_dir) / "mlci"
-    environment = environment_for(envdir, python, backend)
-    in_image: image.ImageTorch | None = None
-    if definition.gpu and settings.gpu_torch == "image":
-        environment, in_image = _image_environment(session, envdir, python)
-        backend = environment.backend
-    if environment.location in FAILED:
-        session.error(
-            f"{definition.name}: its environment {environment.location.name} failed to build"
-            f" earlier in this run: {FAILED[environment.location].rstrip('.')}"
-        )
-    run = Run(settings, session.name, reports.relative_to(root), tuple(session.posargs), python)
+    environment = _prepared_environment(session, settings, definition, choice, python, reports)
     try:
-        if definition.prepare is not None:
-            definition.prepare(run)
-        commands = definition.commands(run)
-        tools = shared_tools(settings, choice, python, definition.backend(settings))
-        request = install.request(
-            settings, backend, tools, torch_source.mlci_cache(), image=in_image
+        commands = definition.commands(
+            Run(settings, session.name, reports.relative_to(root), tuple(session.posargs), python)
         )
-        with building(environment):
-            _install(session, settings, environment, request)
     except ConfigError as err:
         session.error(f"{definition.name}: {err}")
     if definition.name == "lint" and pre_commit_config(root) is None:
@@ -173,8 +156,12 @@ def run_session(
         else {}
     )
     extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
+    fetched: downloads.Downloads | None = None
     if definition.runs_tests:
         extra.update(_flaky_environment(session, settings, definition, reports))
+    if definition.runs_project_code and settings.downloads_key:
+        fetched = downloads.prepare(root, settings.downloads_key)
+        extra.update(fetched.variables)
     try:
         ran = _run_commands(
             session,
@@ -190,8 +177,54 @@ def run_session(
         _seal_bytecode(session, environment, root)
         if definition.runs_tests:
             _report_flaky(session, settings, definition, reports)
+        if fetched is not None:
+            session.log(fetched.report())
     if ran:
         _judge(session, settings, definition, reports, sharded=shard is not None)
+        # Green, and every test of the session ran (not a shard, testmon's selection or
+        # repeats, nor tests named by hand): the folder holds what these tests download.
+        whole = not (shard or settings.testmon or settings.flake_finder or session.posargs)
+        if fetched is not None and whole:
+            fetched.complete()
+
+
+def _prepared_environment(
+    session: Session,
+    settings: Settings,
+    definition: SessionDef,
+    choice: Choice,
+    python: str,
+    reports: Path,
+) -> Environment:
+    """The session's environment, built or found up to date (a ConfigError stops the session
+    in one line)."""
+    backend = definition.backend(settings)
+    envdir = Path(session.cache_dir) / "mlci"
+    environment = environment_for(envdir, python, backend)
+    in_image: image.ImageTorch | None = None
+    if definition.gpu and settings.gpu_torch == "image":
+        environment, in_image = _image_environment(session, envdir, python)
+        backend = environment.backend
+    if environment.location in FAILED:
+        session.error(
+            f"{definition.name}: its environment {environment.location.name} failed to build"
+            f" earlier in this run: {FAILED[environment.location].rstrip('.')}"
+        )
+    run = Run(
+        settings, session.name, reports.relative_to(settings.root), tuple(session.posargs), python
+    )
+    try:
+        if definition.prepare is not None:
+            definition.prepare(run)
+        tools = shared_tools(settings, choice, python, definition.backend(settings))
+        request = install.request(
+            settings, backend, tools, torch_source.mlci_cache(), image=in_image
+        )
+        with building(environment):
+            _install(session, settings, environment, request)
+    except ConfigError as err:
+        session.error(f"{definition.name}: {err}")
+    return environment
 
 
 def _seal_bytecode(session: Session, environment: Environment, root: Path) -> None:

@@ -158,6 +158,12 @@ class SessionDef:
     # Runs the project's tests with pytest: flaky-reruns and the quarantine apply (flaky.py).
     runs_tests: bool = False
 
+    @property
+    def runs_project_code(self) -> bool:
+        """Runs the project's tests or notebooks, which may download models and data sets
+        (downloads.py)."""
+        return self.runs_tests or self.name == "nbmake"
+
     def runs_here(self, settings: Settings) -> str:
         """`runs`, naming this project's folder and markers instead of the defaults."""
         return (

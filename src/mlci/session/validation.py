@@ -147,6 +147,8 @@ def _files(settings: Settings) -> list[str]:
         named.append(("pylint-baseline", settings.pylint_baseline))
     if settings.quarantine:
         named.append(("quarantine", settings.quarantine))
+    if settings.downloads_key:
+        named.append(("downloads-key", settings.downloads_key))
     found: list[str] = []
     for option, name in named:
         try:
