@@ -175,6 +175,7 @@ def run_session(
         )
     finally:  # also when pytest failed: that is the run whose report a user reads
         _seal_bytecode(session, environment, root)
+        coverage_config.drop_empty_parallel_data(reports / DATA)
         if definition.runs_tests:
             _report_flaky(session, settings, definition, reports)
         if fetched is not None:

@@ -328,20 +328,40 @@ def _unit(run: Run) -> list[list[str]]:
         # Repeats measure determinism, not coverage: no data, and no project fail_under.
         args += [*flake_finder.pytest_args(settings.flake_finder), "--no-cov"]
     shard = run.shard
+    if shard is not None or follows_subprocesses(settings):
+        args.append(f"--cov-config={coverage_config.target(run.reports)}")
     if shard is not None:
-        config = coverage_config.target(run.reports)
         # --cov-fail-under=0: pytest-cov would apply the project's `fail_under` to the part.
-        args += [f"--cov-config={config}", "--cov-fail-under=0"]
+        args += ["--cov-fail-under=0"]
         args += shards.pytest_args(shard, run.reports / DURATIONS)
     return [[*args, *run.posargs], *test_map_commands(run, "unit")]
 
 
+DISTRIBUTED = "distributed"  # the pytest plugin's marker of tests that start processes
+
+
+def follows_subprocesses(settings: Settings) -> bool:
+    """Does unit's coverage follow the processes tests start (the DDP ranks of tests marked
+    `distributed`)? Not with xdist, whose workers pytest-cov starts coverage in itself, nor
+    where unit measures no coverage (testmon, flake-finder's repeats)."""
+    if settings.testmon or settings.flake_finder or settings.xdist_workers != "0":
+        return False
+    return settings.project.marked_tests(settings.tests_dir, DISTRIBUTED)
+
+
 def _unit_prepare(run: Run) -> None:
+    root = run.settings.root
     if run.shard is not None:
-        root = run.settings.root
         digest = shards.seed(root / shards.DURATIONS, root / run.reports / DURATIONS)
         shards.write_record(root / run.reports, run.shard, digest)
-        coverage_config.write(run.settings.project.tools, root / run.reports)
+    subprocesses = follows_subprocesses(run.settings)
+    if run.shard is not None or subprocesses:
+        coverage_config.write(
+            run.settings.project.tools,
+            root / run.reports,
+            relative=run.shard is not None,
+            subprocesses=subprocesses,
+        )
 
 
 def _has_tests(settings: Settings) -> str | None:
