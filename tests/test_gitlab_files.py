@@ -346,7 +346,9 @@ def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
     assert uv == documents(MAIN)[1][".mlci-job"]["cache"]  # the shared uv cache, unchanged
     wd = "$[[ inputs.working-directory ]]"
     settings = resolve(ROOT, {"working-directory": "x"}, environ={}, require_pyproject=False)
-    assert testmon["paths"] == [testmon_data(settings).replace("x", wd, 1)]
+    from mlci.session.flaky import HISTORY
+
+    assert testmon["paths"] == [testmon_data(settings).replace("x", wd, 1), f"{wd}/{HISTORY}"]
     assert testmon["when"] == "always"
     assert "$CI_JOB_NAME_SLUG" in testmon["key"]  # one record per Python (matrix leg)
 

@@ -204,6 +204,17 @@ def test_legs_that_run_tests_cache_what_they_download(tmp_path: Path) -> None:
     assert legs["lint"].downloads == legs["mypy"].downloads == ""  # no tests, no downloads
 
 
+def test_test_legs_carry_the_quarantines_history(tmp_path: Path) -> None:
+    full_project(tmp_path)
+    (tmp_path / "quarantine.toml").write_text("")
+    plan = plan_for(tmp_path, quarantine="quarantine.toml", testmon="true")
+    legs = {job.session: job for job in plan.jobs}
+    # testmon's data and the passes in a row, one cache entry per leg (GitHub: a path list).
+    assert legs["unit-3.11"].carry.splitlines() == [".testmondata", ".mlci-carry/quarantine.json"]
+    assert legs["integ"].carry == ".mlci-carry/quarantine.json"
+    assert legs["lint"].carry == ""
+
+
 def test_image_mode_is_one_leg_per_image_and_never_the_hosts_python(tmp_path: Path) -> None:
     ngc = "nvcr.io/nvidia/pytorch:25.09-py3"
     plan = plan_for(tmp_path, gpu_runner="gpu", gpu_torch="image", gpu_container=ngc)

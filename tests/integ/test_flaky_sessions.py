@@ -81,3 +81,32 @@ def test_flaky_and_quarantined_tests_are_reported_and_judged(
         "quarantine: tests/test_gen.py::test_broken_for_now was quarantined until 2026-01-01"
         " (issue 7): fix it, or extend the date" in expired.stderr
     )
+
+
+def test_a_quarantined_test_that_keeps_passing_is_ready_to_leave(
+    tmp_path: Path, run_nox: RunNox
+) -> None:
+    later = datetime.date.today() + datetime.timedelta(days=30)
+    root = project(tmp_path / "gen", later)
+    (root / "quarantine.toml").write_text(
+        (root / "quarantine.toml").read_text()
+        + '\n[[test]]\nid = "tests/test_gen.py::test_steady"\nreason = "issue 8"\n'
+        + f"until = {later}\n"
+    )
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "quarantine-ready-after = 2\n")
+    ready = "ready to leave the quarantine, passed 2 runs in a row: tests/test_gen.py::test_steady"
+    first = run_nox(root, "-s", "unit-3.11")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert ready not in first.stderr
+    second = run_nox(root, "-s", "unit-3.11")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"mlci: unit: {ready} (remove them from quarantine.toml)" in second.stderr
+    history = json.loads((root / ".mlci-carry" / "quarantine.json").read_text())
+    # The failing one starts again from 0 each run; only what is quarantined is kept.
+    assert history == {
+        "unit-3.11": {
+            "tests/test_gen.py::test_broken_for_now": 0,
+            "tests/test_gen.py::test_steady": 2,
+        }
+    }

@@ -24,7 +24,7 @@ from mlci.config.settings import Settings
 from mlci.envs import disk
 from mlci.errors import ConfigError
 from mlci.project.files import REPORTS
-from mlci.session import downloads, shards, test_map
+from mlci.session import downloads, flaky, shards, test_map
 from mlci.session.registry import BY_NAME, SessionDef, records_test_map
 from mlci.session.validation import Choice, check
 
@@ -431,6 +431,10 @@ def _job(
     here = PurePosixPath(settings.working_directory)
     reports = here / REPORTS / folder
     definition = BY_NAME.get(session.split("-")[0])
+    if settings.quarantine and definition is not None and definition.runs_tests:
+        # Each quarantined test's passes in a row, carried from run to run (flaky.py).
+        history = str(here / flaky.HISTORY)
+        carry = f"{carry}\n{history}" if carry else history
     fetches = bool(settings.downloads_key) and definition is not None
     fetches = fetches and definition is not None and definition.runs_project_code
     return Job(

@@ -322,6 +322,14 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.relative_path,
     ),
     Option(
+        "quarantine-ready-after",
+        "int",
+        20,
+        "A quarantined test that passed this many runs in a row (counted per session in"
+        " `.mlci-carry/`, which CI carries from run to run) is reported as ready to leave.",
+        check=checks.positive,
+    ),
+    Option(
         "integ-marker",
         "str",
         "integ",

@@ -87,6 +87,7 @@ class Settings:
     diff_base: str
     cache_budget_gb: float
     downloads_key: str
+    quarantine_ready_after: int
     tests_dir: str
     notebooks: str
     notebook_timeout: int

@@ -8,7 +8,9 @@
 - `quarantine = "quarantine.toml"`: tests that may fail for now, each with a reason and the date
   the quarantine ends. A quarantined test still runs and its result is reported; its failure
   does not fail the session (it is reported as xfailed: quarantined). Once the date has passed
-  the session fails in one line: fix it, or extend the date.
+  the session fails in one line: fix it, or extend the date. Each quarantined test's passes in a
+  row are counted per session in `.mlci-carry/quarantine.json` (CI carries it from run to run);
+  at `quarantine-ready-after` the test is reported as ready to leave.
 
 Standard library only: the nox process and the pytest plugin both use it.
 """
@@ -28,6 +30,7 @@ from mlci._toml import tomllib
 from mlci.errors import ConfigError
 
 REPORT = "flaky.json"
+HISTORY = ".mlci-carry/quarantine.json"  # from the project root: passes in a row, per session
 PROPERTY = "mlci.flaky"
 QUARANTINE_ENV = "MLCI_QUARANTINE"  # the entries, as JSON, for the pytest plugin
 REPORTS_ENV = "MLCI_REPORTS"  # the session's report folder, for the plugin's flaky.json
@@ -173,3 +176,46 @@ def verdict_line(session: str, reports: Path, shown: Path) -> str | None:
     if not parts:
         return None
     return f"mlci: {session}: " + "; ".join(parts) + f" (see {shown / REPORT})"
+
+
+def record_streaks(
+    root: Path, session: str, quarantined: list[dict[str, Any]], listed: set[str]
+) -> dict[str, int]:
+    """Count this run into each quarantined test's passes in a row (a failure starts again
+    from 0; a test that did not run keeps its count), for this session; tests no longer in the
+    quarantine are forgotten. Returns the session's counts."""
+    path = root / HISTORY
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    known = data.get(session, {})
+    streaks = (
+        {test: int(count) for test, count in known.items() if test in listed}
+        if isinstance(known, dict)
+        else {}
+    )
+    for entry in quarantined:
+        test = str(entry.get("test", ""))
+        if test in listed:
+            streaks[test] = streaks.get(test, 0) + 1 if entry.get("outcome") == "passed" else 0
+    data[session] = streaks
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Written by mlci: what CI carries from run to run.\n*\n")
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return streaks
+
+
+def ready_line(session: str, streaks: dict[str, int], after: int, quarantine: str) -> str | None:
+    """The log's line naming the quarantined tests that passed `after` runs in a row."""
+    ready = sorted(test for test, count in streaks.items() if count >= after)
+    if not ready:
+        return None
+    return (
+        f"mlci: {session}: ready to leave the quarantine, passed {after} runs in a row:"
+        f" {', '.join(ready)} (remove them from {quarantine})"
+    )

@@ -282,6 +282,18 @@ def _report_flaky(
     line = flaky.verdict_line(definition.name, reports, reports.relative_to(reports.parents[1]))
     if line is not None:
         session.log(line)
+    if settings.quarantine:
+        try:
+            entries = flaky.read_quarantine(settings.root / settings.quarantine)
+        except ConfigError:
+            return  # read before the tests ran; a file changed since is the next run's to name
+        listed = {entry.test for entry in entries}
+        streaks = flaky.record_streaks(settings.root, session.name, found["quarantined"], listed)
+        ready = flaky.ready_line(
+            definition.name, streaks, settings.quarantine_ready_after, settings.quarantine
+        )
+        if ready is not None:
+            session.log(ready)
 
 
 def _run_commands(
