@@ -25,8 +25,13 @@ class RankReport(L.Callback):
         self.folder = folder
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        flat = torch.cat([p.detach().flatten() for p in pl_module.parameters()])
-        state = {"rank": trainer.global_rank, "world": trainer.world_size, "params": flat}
+        flat = torch.cat([p.detach().flatten().cpu() for p in pl_module.parameters()])
+        state = {
+            "rank": trainer.global_rank,
+            "world": trainer.world_size,
+            "backend": torch.distributed.get_backend(),
+            "params": flat,
+        }
         torch.save(state, self.folder / f"rank{trainer.global_rank}.pt")
 
 
@@ -44,10 +49,12 @@ class RecordingIO(TorchCheckpointIO):
             notes.write(f"{Path(path).name}\n")
 
 
-@pytest.mark.distributed
-def test_ddp_on_cpu_keeps_the_ranks_in_step_and_checkpoints_once(
-    make_trainer: Callable[..., L.Trainer], tmp_path: Path
-) -> None:
+def fit_two_ranks(
+    make_trainer: Callable[..., L.Trainer], tmp_path: Path, **options: Any
+) -> list[dict[str, Any]]:
+    """Fit on two ranks (`options`: the accelerator) and check what DDP promises: both ranks
+    ran, the gradients were averaged, only rank 0 wrote the checkpoints. Returns each rank's
+    report."""
     checkpoints = tmp_path / "checkpoints"
     trainer = make_trainer(
         devices=2,
@@ -60,6 +67,7 @@ def test_ddp_on_cpu_keeps_the_ranks_in_step_and_checkpoints_once(
             RankReport(tmp_path),
             L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, save_last=True),
         ],
+        **options,
     )
     trainer.fit(Classifier(), DigitsDataModule(batch_size=32))
     ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
@@ -69,3 +77,12 @@ def test_ddp_on_cpu_keeps_the_ranks_in_step_and_checkpoints_once(
     # Only rank 0 wrote the checkpoints.
     assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=0-step=3.ckpt", "last.ckpt"]
     assert sorted(p.name for p in tmp_path.glob("written-by-rank*")) == ["written-by-rank0"]
+    return ranks
+
+
+@pytest.mark.distributed
+def test_ddp_on_cpu_keeps_the_ranks_in_step_and_checkpoints_once(
+    make_trainer: Callable[..., L.Trainer], tmp_path: Path
+) -> None:
+    ranks = fit_two_ranks(make_trainer, tmp_path)
+    assert {r["backend"] for r in ranks} == {"gloo"}

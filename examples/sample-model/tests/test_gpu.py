@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -60,10 +61,13 @@ def test_mixed_precision_step() -> None:
 
 
 @pytest.mark.gpu(devices=2)
-def test_ddp_fit_on_two_devices(make_trainer: Callable[..., L.Trainer]) -> None:
-    """Skipped, with a reason the gpu session accepts, on a machine with one GPU."""
-    trainer = make_trainer(accelerator="gpu", devices=2, strategy="ddp_spawn", max_epochs=1)
-    trainer.fit(Classifier(hidden_dims=(32,)), datamodule=DigitsDataModule(batch_size=128))
-    assert trainer.world_size == 2
-    assert trainer.strategy.root_device.type == "cuda"
-    assert trainer.state.finished
+@pytest.mark.distributed
+def test_ddp_on_two_gpus_keeps_the_ranks_in_step_with_nccl(
+    make_trainer: Callable[..., L.Trainer], tmp_path: Path
+) -> None:
+    """The CPU DDP test's checks, on two GPUs with NCCL. Skipped, with a reason the gpu
+    session accepts, on a machine with one GPU."""
+    from test_ddp import fit_two_ranks  # the tests folder is on sys.path (pytest's rootdir)
+
+    ranks = fit_two_ranks(make_trainer, tmp_path, accelerator="gpu")
+    assert {r["backend"] for r in ranks} == {"nccl"}
