@@ -127,6 +127,19 @@ class Bench:
         self.record(
             "mlci warm: nox -s unit", median(self.repeat, lambda: run(unit, self.project, self.env))
         )
+        # The sample's DDP test (two processes, gloo, coverage in both ranks) against the rest.
+        rest = {**self.env, "MLCI_EXCLUDE_MARKERS": "distributed"}
+        self.record(
+            "mlci warm: nox -s unit, without the DDP test",
+            median(self.repeat, lambda: run(unit, self.project, rest)),
+        )
+        ddp_only = {**self.env, "MLCI_COVERAGE_FAIL_UNDER": "0"}
+        self.record(
+            "mlci warm: nox -s unit, the DDP test alone",
+            median(
+                self.repeat, lambda: run([*unit, "--", "-m", "distributed"], self.project, ddp_only)
+            ),
+        )
         # The floor runs in the environment mlci built, with the bytecode it compiled.
         shared = envdir / ".cache" / "mlci" / "py3.11-cpu"
         floor_env = {**self.env, "PYTHONPYCACHEPREFIX": str(self.bytecode())}
@@ -408,6 +421,11 @@ def report(results: dict[str, float], sizes: dict[str, int], repeat: int) -> str
                 "mlci cache hit, no bytecode: full pipeline",
                 "mlci warm: full pipeline (nox -j auto)",
             ),
+            "",
+        ),
+        (
+            "unit with the DDP test / without it (2 processes, gloo, both ranks measured)",
+            ratio("mlci warm: nox -s unit", "mlci warm: nox -s unit, without the DDP test"),
             "",
         ),
         (
