@@ -32,6 +32,13 @@ def pyc_of(prefix: Path, source: Path) -> Path:
     return prefix / source.parent.relative_to(Path(os.sep)) / f"{source.stem}.{TAG}.pyc"
 
 
+def written(source: Path, text: str) -> None:
+    """Write a source as an install leaves it: well before its pyc is compiled."""
+    source.write_text(text)
+    stat = source.stat()
+    os.utime(source, (stat.st_atime - 10, stat.st_mtime - 10))
+
+
 def reinstalled(source: Path) -> None:
     """What a rebuilt environment does to an unchanged file: same bytes, a new mtime."""
     stat = source.stat()
@@ -43,7 +50,7 @@ def test_a_sealed_pyc_is_used_after_a_reinstall_and_a_plain_one_is_not(tmp_path:
     sealed_src, plain_src = tmp_path / "a" / "sealed_mod.py", tmp_path / "b" / "plain_mod.py"
     for source in (sealed_src, plain_src):
         source.parent.mkdir()
-        source.write_text("VALUE = 'one'\n")
+        written(source, "VALUE = 'one'\n")
         assert import_it(prefix, source.parent, source.stem) == "one"
     # Only this Python's current pycs under the folders given; a second seal finds them done.
     assert bytecode.seal(prefix, [sealed_src.parent]) == (1, 0)
@@ -63,9 +70,9 @@ def test_a_sealed_pyc_never_outlives_a_changed_source(tmp_path: Path) -> None:
     prefix, site = tmp_path / "bytecode", tmp_path / "site"
     site.mkdir()
     source = site / "changing.py"
-    source.write_text("VALUE = 'one'\n")
+    written(source, "VALUE = 'one'\n")
     import_it(prefix, site, "changing")
-    bytecode.seal(prefix, [site])
+    assert bytecode.seal(prefix, [site]) == (1, 0)
     source.write_text("VALUE = 'two'\n")
     reinstalled(source)
     assert import_it(prefix, site, "changing") == "two"
@@ -77,20 +84,40 @@ def test_a_stale_pyc_is_never_sealed(tmp_path: Path) -> None:
     prefix, site = tmp_path / "bytecode", tmp_path / "site"
     site.mkdir()
     source = site / "edited.py"
-    source.write_text("VALUE = 'one'\n")
+    written(source, "VALUE = 'one'\n")
     import_it(prefix, site, "edited")
     source.write_text("VALUE = 'three'\n")
     assert bytecode.seal(prefix, [site]) == (0, 0)
     assert import_it(prefix, site, "edited") == "three"
 
 
+def test_a_source_written_in_the_pycs_second_is_never_sealed(tmp_path: Path) -> None:
+    """Within one second, a same-size edit after the compile keeps the pyc's mtime and size
+    right: only a source older than its pyc by a second at least is sealed."""
+    prefix, site = tmp_path / "bytecode", tmp_path / "site"
+    site.mkdir()
+    source = site / "fresh.py"
+    source.write_text("VALUE = 1\n")
+    import_it(prefix, site, "fresh")
+    pyc = pyc_of(prefix, source)
+    same = int(pyc.stat().st_mtime)
+    os.utime(source, (same, same))  # the source's second is the pyc's
+    header = pyc.read_bytes()[:16]
+    pyc.write_bytes(header[:8] + same.to_bytes(4, "little") + header[12:] + pyc.read_bytes()[16:])
+    os.utime(pyc, (same + 0.5, same + 0.5))
+    assert bytecode.seal(prefix, [site]) == (0, 0)
+
+
 def test_the_folder_lives_in_uvs_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bytecode.root.cache_clear()
+    bytecode.uv_cache.cache_clear()
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     try:
         assert bytecode.root() == (tmp_path / "uv-cache").resolve() / "mlci-bytecode"
+        mypy = bytecode.mypy_cache(tmp_path / "project")
+        assert mypy.parent == (tmp_path / "uv-cache").resolve() / "mlci-mypy"
+        assert mypy != bytecode.mypy_cache(tmp_path / "other")  # one per project
     finally:
-        bytecode.root.cache_clear()
+        bytecode.uv_cache.cache_clear()
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

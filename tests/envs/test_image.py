@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 import stat
 import sys
 import sysconfig
@@ -169,3 +170,30 @@ def test_a_requirement_the_images_version_does_not_meet_is_named(
         "trainer needs absent-thing, which is missing",
         "trainer needs numpy>=9, the image has 2.4.0",
     ]
+
+
+def test_the_image_is_read_without_the_folder_mlci_is_installed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlci installed as a uv tool sits among nox, packaging and the rest: none of them is the
+    image's, so none may be left out of the layer's install."""
+    from tests.integ.test_image_mode import base_image
+
+    tool_site = tmp_path / "tool-site"
+    shutil.copytree(Path(image.__file__).resolve().parents[1], tool_site / "mlci")
+    info = tool_site / "nox-2026.1.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nox\nVersion: 2026.1.1\n")
+    monkeypatch.setattr(image, "__file__", str(tool_site / "mlci" / "envs" / "image.py"))
+    found = image.inspect(base_image(tmp_path / "image"))
+    assert "torch" in found.installed and "nox" not in found.installed
+
+
+def test_what_the_install_brings_itself_is_never_left_out(tmp_path: Path) -> None:
+    """An image built with the project installed (`pip install -e .`): the project's copy in
+    the image must not stand in for the one under test."""
+    found = image.inspect(fake_python(tmp_path, fake_site(tmp_path, "13.0")))
+    with_project = dataclasses.replace(found, installed={**found.installed, "my-model": "0.1"})
+    text = with_project.overrides(tmp_path / "cache", (), own=("mlci", "my_model")).read_text()
+    assert "my-model ;" not in text and "mlci ;" not in text
+    assert 'torch ; python_version < "0"' in text

@@ -71,3 +71,19 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+def small_project(root: Path, name: str, dependencies: list[str], mlci: str) -> Path:
+    """A package `name` built with hatchling, its [tool.mlci] table `mlci` (this Python's
+    version first), and a noxfile of mlci's sessions; tests are the caller's."""
+    (root / "src" / name).mkdir(parents=True)
+    (root / "src" / name / "__init__.py").write_text("")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (root / "pyproject.toml").write_text(
+        f"[project]\nname = '{name}'\nversion = '0'\ndependencies = {dependencies!r}\n\n"
+        "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n\n"
+        f"[tool.mlci]\npython-versions = ['{version}']\n{mlci}"
+    )
+    (root / "tests").mkdir()
+    (root / "noxfile.py").write_text("import mlci\n\nmlci.sessions()\n")
+    return root

@@ -12,7 +12,7 @@ import pytest
 
 from mlci.session.downloads import FOLDER, STAMP
 from tests.hub_stand_in import serving
-from tests.integ.conftest import RunNox
+from tests.integ.conftest import RunNox, small_project
 from tests.integ.test_sample_sessions import output
 
 pytestmark = pytest.mark.integ
@@ -31,26 +31,28 @@ def test_the_model_config():
 
 
 def fetching_project(root: Path) -> Path:
-    (root / "src" / "fetching").mkdir(parents=True)
-    (root / "src" / "fetching" / "__init__.py").write_text("")
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    (root / "pyproject.toml").write_text(
-        "[project]\nname = 'fetching'\nversion = '0'\ndependencies = ['huggingface_hub>=0.30']\n\n"
-        "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n\n"
-        f"[tool.mlci]\npython-versions = ['{version}']\nsessions = ['unit']\n"
-        "torch-backend = 'none'\ncoverage-fail-under = 0\ndownloads-key = 'tests/models.txt'\n"
+    small_project(
+        root,
+        "fetching",
+        ["huggingface_hub>=0.30"],
+        "sessions = ['unit']\ntorch-backend = 'none'\ncoverage-fail-under = 0\n"
+        "downloads-key = 'tests/models.txt'\n",
     )
-    (root / "tests").mkdir()
     (root / "tests" / "models.txt").write_text("acme/tiny\n")
     (root / "tests" / "test_model.py").write_text(TEST)
-    (root / "noxfile.py").write_text("import mlci\n\nmlci.sessions()\n")
     return root
 
 
 def test_the_second_run_makes_no_request(
     tmp_path: Path, run_nox: RunNox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TORCH_HOME"):
+    for name in (
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_HUB_OFFLINE",
+        "TORCH_HOME",
+    ):
         monkeypatch.delenv(name, raising=False)
     project = fetching_project(tmp_path / "fetching")
     session = f"unit-{sys.version_info.major}.{sys.version_info.minor}"

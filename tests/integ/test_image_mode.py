@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integ.conftest import RunNox
+from tests.integ.conftest import RunNox, small_project
 from tests.integ.test_sample_sessions import output
 
 pytestmark = pytest.mark.integ
@@ -115,17 +115,7 @@ def test_the_gpu_session_runs_on_the_images_torch_and_leaves_the_image_alone(
     smi.parent.mkdir()
     smi.write_text(f'#!/bin/sh\necho "{SMI}"\n')
     smi.chmod(0o755)
-    project = tmp_path / "imaged"
-    (project / "src" / "imaged").mkdir(parents=True)
-    (project / "src" / "imaged" / "__init__.py").write_text("")
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    (project / "pyproject.toml").write_text(
-        "[project]\nname = 'imaged'\nversion = '0'\n"
-        "dependencies = ['torch>=2.4', 'mlci-image-only>=1']\n\n"
-        "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n\n"
-        f"[tool.mlci]\npython-versions = ['{version}']\n"
-    )
-    (project / "tests").mkdir()
+    project = small_project(tmp_path / "imaged", "imaged", ["torch>=2.4", "mlci-image-only>=1"], "")
     (project / "tests" / "test_gpu.py").write_text(
         "import sys\n\nimport mlci_image_only\nimport pytest\nimport torch\n\n\n"
         "@pytest.mark.gpu\n"
@@ -135,7 +125,6 @@ def test_the_gpu_session_runs_on_the_images_torch_and_leaves_the_image_alone(
         "    assert mlci_image_only.WHERE == 'image'\n"
         f"    assert not sys.prefix.startswith({str(image)!r})\n"
     )
-    (project / "noxfile.py").write_text("import mlci\n\nmlci.sessions()\n")
     before = listing(image)
 
     done = run_nox(

@@ -490,3 +490,26 @@ def test_image_mode_uses_the_images_python_and_keeps_its_torch(
     assert venv[venv.index("--python") + 1] == str(python) and "--system-site-packages" in venv
     overrides = Path(args[args.index("--override") + 1]).read_text()
     assert 'torch ; python_version < "0"' in overrides
+
+
+def test_mypy_keeps_its_cache_in_uvs_cache_unless_told_otherwise(
+    write_project: WriteProject,
+    tmp_path: Path,
+    uv_runs: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CI job restores uv's cache: mypy's cache there spares checking torch's stubs again.
+    A MYPY_CACHE_DIR of the runner's own wins (and the project's cache_dir wins over both,
+    in mypy itself)."""
+    monkeypatch.delenv("MYPY_CACHE_DIR", raising=False)
+    settings = sample_like(write_project, "torch-backend = 'none'\n")
+    session = FakeSession(tmp_path)
+    nox_sessions.run_session(session, settings, BY_NAME["mypy"], check(settings), "3.11")
+    [(args, kwargs)] = [(a, k) for kind, a, k in session.calls if kind == "run"]
+    assert "mypy" in Path(args[0]).name
+    assert kwargs["env"]["MYPY_CACHE_DIR"] == str(bytecode.mypy_cache(settings.root))
+    monkeypatch.setenv("MYPY_CACHE_DIR", str(tmp_path / "own"))
+    again = FakeSession(tmp_path)
+    nox_sessions.run_session(again, settings, BY_NAME["mypy"], check(settings), "3.11")
+    [(_, kwargs)] = [(a, k) for kind, a, k in again.calls if kind == "run"]
+    assert "MYPY_CACHE_DIR" not in kwargs["env"]

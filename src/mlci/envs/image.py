@@ -31,8 +31,10 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlci.envs.torch_source import CUDA_ONLY, TORCH_FAMILY, torch_cuda_of
 from mlci.errors import ConfigError
@@ -55,13 +57,17 @@ class ImageTorch:
     # Every distribution of the image, name -> version (the first of a name on sys.path).
     installed: dict[str, str] = field(default_factory=dict)
 
-    def overrides(self, cache_dir: Path, asked: tuple[str, ...] = ()) -> Path:
+    def overrides(
+        self, cache_dir: Path, asked: tuple[str, ...] = (), own: tuple[str, ...] = ()
+    ) -> Path:
         """An overrides file that leaves the image's packages out of the install, as pip
         would leave what is installed: each becomes a requirement that applies to no Python,
         so uv neither resolves nor installs it, and the layer's imports find the image's own.
         Always torch and the CUDA packages; any other only where its version meets every
-        requirement in `asked` that names it (else the layer gets a copy that does)."""
-        unmet = _unmet_by(self.installed, asked)
+        requirement in `asked` that names it (else the layer gets a copy that does). Never
+        `own`: what the install itself brings (the project, mlci), of which an image may hold
+        an older copy."""
+        unmet = _unmet_by(self.installed, asked) | {_normal(name) for name in own if name}
         kept = {
             **{n: v for n, v in self.installed.items() if _normal(n) not in unmet},
             **self.pinned,
@@ -96,11 +102,25 @@ def _unmet_by(installed: dict[str, str], asked: tuple[str, ...]) -> set[str]:
         except InvalidRequirement:
             continue  # a path, a URL, an option: uv reads it; nothing to compare
         name = _normal(requirement.name)
-        if name in versions and not requirement.specifier.contains(
-            versions[name], prereleases=True
-        ):
+        if name not in versions:
+            continue
+        # Extras ask for more than the image's copy may have brought: the layer's own copy.
+        if requirement.extras or not _meets(requirement.specifier, name, versions[name]):
             unmet.add(name)
     return unmet
+
+
+def _meets(specifier: Any, name: str, version: str) -> bool:
+    """Does `version` of `name` meet `specifier`? For torch and the CUDA packages, by their
+    release numbers: NGC's torch is `2.6.0a0+ecf3bae40a.nv25.01`, a 2.6 for every purpose."""
+    from packaging.version import InvalidVersion, Version
+
+    if name in TORCH_FAMILY or CUDA_ONLY.match(name):
+        try:
+            version = Version(version).base_version
+        except InvalidVersion:
+            return True  # not PEP 440: nothing to compare it with
+    return bool(specifier.contains(version, prereleases=True))
 
 
 def unmet_requirements() -> None:
@@ -124,7 +144,7 @@ def unmet_requirements() -> None:
             except importlib.metadata.PackageNotFoundError:
                 found.append(f"{dist.metadata['Name']} needs {requirement}, which is missing")
                 continue
-            if not requirement.specifier.contains(version, prereleases=True):
+            if not _meets(requirement.specifier, _normal(requirement.name), version):
                 found.append(
                     f"{dist.metadata['Name']} needs {requirement}, the image has {version}"
                 )
@@ -204,15 +224,18 @@ def _has_torch(python: Path) -> bool:
 
 def inspect(python: Path) -> ImageTorch:
     """What the image's Python holds; ConfigError unless it is a CUDA build of torch."""
-    # mlci's own folder on the image Python's path: the report needs nothing else.
-    here = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run(
-        [str(python), "-c", "from mlci.envs.image import report; report()"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": here},
-    )
+    # Only mlci's package on the image Python's path (the report needs nothing else): the
+    # folder it is installed in (a uv tool's site-packages) holds other distributions, which
+    # would pass for the image's.
+    with tempfile.TemporaryDirectory(prefix="mlci-image-") as alone:
+        (Path(alone) / "mlci").symlink_to(Path(__file__).resolve().parents[1])
+        done = subprocess.run(
+            [str(python), "-c", "from mlci.envs.image import report; report()"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": alone},
+        )
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConfigError(f"gpu-torch = image: cannot read {python}: {first}")

@@ -71,7 +71,8 @@ def request(
     locked: tuple[str, ...] = ()
     if image is not None:
         asked = (*asked_requirements(pyproject, settings), *tools, *_mlci_requires())
-        files.append(["--override", str(image.overrides(cache_dir, asked))])
+        own = ("mlci", settings.project.shown_name)
+        files.append(["--override", str(image.overrides(cache_dir, asked, own))])
     if lock is not None:
         pins, versions = locks.constraints(
             root, settings.dependency_groups, extras, backend, cache_dir
@@ -136,13 +137,19 @@ def asked_requirements(pyproject: Mapping[str, Any], settings: Settings) -> list
     """The requirements the project states itself: dependencies, the chosen extras and groups,
     and the lines of its requirements files (options and comments included; callers parse)."""
     found = _requirements(pyproject, settings)
-    for name in settings.requirements:
+    for name in (*settings.requirements, *settings.constraints):
         try:
             text = (settings.root / name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # validation names a missing file; uv names an unreadable one
-        found += [line.split(" #")[0].strip() for line in text.splitlines() if line.strip()]
+        found += [_requirement_of(line) for line in text.splitlines() if line.strip()]
     return found
+
+
+def _requirement_of(line: str) -> str:
+    """A requirements-file line without its comment, `--hash` options and continuation."""
+    words = line.split(" #")[0].replace("\\", " ").split()
+    return " ".join(word for word in words if not word.startswith("--hash"))
 
 
 def _mlci_requires() -> list[str]:

@@ -17,7 +17,7 @@ def setup_py(root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except SyntaxError:
+    except (SyntaxError, ValueError, OSError):  # ValueError: NUL bytes
         return {}
     for node in ast.walk(tree):
         if (
@@ -35,7 +35,7 @@ def setup_py(root: Path) -> dict[str, str]:
 
 def setup_cfg(root: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
-    with contextlib.suppress(configparser.Error):
+    with contextlib.suppress(configparser.Error, UnicodeDecodeError, OSError):
         parser.read(root / "setup.cfg", encoding="utf-8")
     return parser
 

@@ -3,19 +3,24 @@
 Hub rate limits stop CI runs, and a model fetched on every run costs minutes. With
 `downloads-key` naming a file the project keeps (a list of model ids, say), the test sessions
 send the Hugging Face Hub's and torch.hub's downloads to `.mlci-downloads/` in the project
-(HF_HOME, TORCH_HOME, unless the environment already sets them; `MLCI_DOWNLOADS` names the
-folder for anything else), and both CI front ends cache that folder, keyed by the file.
+(HF_HUB_CACHE, HF_DATASETS_CACHE, TORCH_HOME, unless the environment already places those
+caches; HF_HOME, and the token kept there, stay where they are; `MLCI_DOWNLOADS` names the
+folder for anything else), and both CI front ends cache that folder, keyed by the
+file.
 
 Whether a restored folder holds everything: a green test session writes the hash of the key
-file into the folder. When the next run finds that same hash, the folder is what a green run
-with this very list left, so the hub clients run offline (HF_HUB_OFFLINE=1 and the like) and
-make no network call. Any other run stays online, and every run says what it fetched and how
-much, so a download the list misses shows up in the log.
+file into the folder, for that session (unit's tests may download less than integ's). When the
+same session finds that same hash, the folder is what a green run of it with this very list
+left, so the Hugging Face clients run offline (HF_HUB_OFFLINE=1 and the like) and make no
+network call. Only when their caches are in the folder: a cache placed elsewhere by the
+environment is not the folder's to vouch for. Any other run stays online, and every run says
+what it fetched and how much, so a download the list misses shows up in the log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -25,7 +30,13 @@ from pathlib import Path
 FOLDER = ".mlci-downloads"
 STAMP = ".mlci-key"  # the hash of the key file, written by a green test session
 # Where each client downloads, set through its own variable (its default is the user's home).
-CLIENT_HOMES = {"HF_HOME": "huggingface", "TORCH_HOME": "torch"}
+CLIENT_HOMES = {
+    "HF_HUB_CACHE": "huggingface/hub",
+    "HF_DATASETS_CACHE": "huggingface/datasets",
+    "TORCH_HOME": "torch",
+}
+# Variables that place the Hugging Face caches elsewhere (HF_HUB_CACHE's older name included).
+HF_PLACES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE")
 # What makes those clients use their cache and never the network.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -68,26 +79,41 @@ class Downloads:
         more = f" and {len(got) - 5} more" if len(got) > 5 else ""
         return f"{head}; fetched {_size(sum(got.values()))}: {shown}{more}"
 
-    def complete(self) -> None:
-        """After a green session: the folder holds what this key file's tests need."""
+    def complete(self, session: str) -> None:
+        """After a green session: the folder holds what its tests need for this key file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / STAMP).write_text(self.digest + "\n")
+        stamps = _stamps(self.folder)
+        stamps[session] = self.digest
+        (self.folder / STAMP).write_text(json.dumps(stamps, indent=1, sort_keys=True) + "\n")
 
 
-def prepare(root: Path, key: str, environ: Mapping[str, str] | None = None) -> Downloads:
+def _stamps(folder: Path) -> dict[str, str]:
+    """session -> hash of the key file its last green run had."""
+    try:
+        found = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def prepare(
+    root: Path, key: str, session: str, environ: Mapping[str, str] | None = None
+) -> Downloads:
     """The folder's variables for a test session of the project at `root`."""
     env = os.environ if environ is None else environ
     folder = root / FOLDER
     key_file = root / key
     digest = hashlib.sha256(key_file.read_bytes()).hexdigest()
-    stamp = folder / STAMP
-    offline = stamp.is_file() and stamp.read_text().strip() == digest
+    placed_elsewhere = any(env.get(name) for name in HF_PLACES)
+    offline = _stamps(folder).get(session) == digest and not placed_elsewhere
     folder.mkdir(parents=True, exist_ok=True)
     ignore = folder / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# Written by mlci: what tests downloaded, cached by CI.\n*\n")
     variables = {"MLCI_DOWNLOADS": str(folder)}
     for name, sub in CLIENT_HOMES.items():
+        if name.startswith("HF_") and placed_elsewhere:
+            continue  # the runner's own Hugging Face places win, all of them
         if not env.get(name):  # the project's or the runner's own setting wins
             variables[name] = str(folder / sub)
     if offline:
@@ -101,8 +127,13 @@ def listing(folder: Path) -> dict[str, int]:
         return {}
     found = {}
     for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink() and path.name not in (STAMP, ".gitignore"):
-            found[str(path.relative_to(folder))] = path.stat().st_size
+        if path.name in (STAMP, ".gitignore"):
+            continue
+        try:
+            if path.is_file() and not path.is_symlink():
+                found[str(path.relative_to(folder))] = path.stat().st_size
+        except OSError:
+            continue  # a download in progress in another session, gone meanwhile
     return found
 
 

@@ -192,11 +192,11 @@ def record_streaks(
     if not isinstance(data, dict):
         data = {}
     known = data.get(session, {})
-    streaks = (
-        {test: int(count) for test, count in known.items() if test in listed}
-        if isinstance(known, dict)
-        else {}
-    )
+    streaks = {
+        test: count
+        for test, count in (known.items() if isinstance(known, dict) else ())
+        if test in listed and isinstance(count, int)  # a hand-edited value starts again
+    }
     for entry in quarantined:
         test = str(entry.get("test", ""))
         if test in listed:

@@ -150,18 +150,7 @@ def run_session(
             " (`mlci init --pre-commit` writes a starter one)"
         )
 
-    extra = (
-        coverage_config.core(settings.project.tools, python)
-        if definition.verdict.coverage_gate
-        else {}
-    )
-    extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
-    fetched: downloads.Downloads | None = None
-    if definition.runs_tests:
-        extra.update(_flaky_environment(session, settings, definition, reports))
-    if definition.runs_project_code and settings.downloads_key:
-        fetched = downloads.prepare(root, settings.downloads_key)
-        extra.update(fetched.variables)
+    extra, fetched = _session_variables(session, settings, definition, reports, python)
     try:
         ran = _run_commands(
             session,
@@ -186,7 +175,29 @@ def run_session(
         # repeats, nor tests named by hand): the folder holds what these tests download.
         whole = not (shard or settings.testmon or settings.flake_finder or session.posargs)
         if fetched is not None and whole:
-            fetched.complete()
+            fetched.complete(session.name)
+
+
+def _session_variables(
+    session: Session, settings: Settings, definition: SessionDef, reports: Path, python: str
+) -> tuple[dict[str, str], downloads.Downloads | None]:
+    """What the session's commands get in their environment besides the environment's own,
+    and the downloads folder's view when downloads-key applies."""
+    extra = (
+        coverage_config.core(settings.project.tools, python)
+        if definition.verdict.coverage_gate
+        else {}
+    )
+    extra["MLCI_GPU_MARKER"] = settings.gpu_marker  # the pytest plugin's gating
+    if definition.name == "mypy" and "MYPY_CACHE_DIR" not in os.environ:
+        extra["MYPY_CACHE_DIR"] = str(bytecode.mypy_cache(settings.root))
+    if definition.runs_tests:
+        extra.update(_flaky_environment(session, settings, definition, reports))
+    fetched = None
+    if definition.runs_project_code and settings.downloads_key:
+        fetched = downloads.prepare(settings.root, settings.downloads_key, session.name)
+        extra.update(fetched.variables)
+    return extra, fetched
 
 
 def _prepared_environment(

@@ -303,6 +303,8 @@ def _unit_tools(settings: Settings) -> tuple[str, ...]:
         extra += (SPLIT,)
     if settings.flake_finder:
         extra += (flake_finder.REPEAT,)
+    if follows_subprocesses(settings):
+        extra += (SUBPROCESS_COVERAGE,)
     return (*pytest_tools(settings), COV, *extra)
 
 
@@ -338,6 +340,7 @@ def _unit(run: Run) -> list[list[str]]:
 
 
 DISTRIBUTED = "distributed"  # the pytest plugin's marker of tests that start processes
+SUBPROCESS_COVERAGE = "coverage>=7.10"  # its `patch = subprocess`; older ones ignore it
 
 
 def follows_subprocesses(settings: Settings) -> bool:
