@@ -4,6 +4,7 @@ changed source. Real imports by a child Python, with PYTHONPYCACHEPREFIX as sess
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,16 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert bytecode.main([]) == 2
     assert bytecode.main([str(tmp_path / "prefix"), str(tmp_path)]) == 0
     assert "0 pycs sealed by source hash, 0 already were" in capsys.readouterr().out
+
+
+def test_the_bytecode_of_folders_that_are_gone_is_removed(tmp_path: Path) -> None:
+    prefix = tmp_path / "bytecode"
+    kept_src, gone_src = tmp_path / "kept" / "mod.py", tmp_path / "gone" / "sub" / "mod.py"
+    for source in (kept_src, gone_src):
+        source.parent.mkdir(parents=True)
+        written(source, "VALUE = 'one'\n")
+        import_it(prefix, source.parent, "mod")
+    shutil.rmtree(tmp_path / "gone")
+    assert bytecode.prune(prefix) == 1
+    assert pyc_of(prefix, kept_src).is_file()
+    assert not (prefix / str(tmp_path / "gone").lstrip("/")).exists()

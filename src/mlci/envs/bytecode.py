@@ -110,6 +110,28 @@ def seal(prefix: Path, folders: list[Path]) -> tuple[int, int]:
     return sealed, kept
 
 
+def prune(prefix: Path) -> int:
+    """Remove the bytecode of folders that no longer exist (environments and projects in
+    deleted temporary folders), so the prefix does not grow with every path ever used.
+    Returns how many folders went. Walks folders only, never into a missing one."""
+    removed = 0
+    pending = [prefix]
+    while pending:
+        mirror = pending.pop()
+        try:
+            entries = [entry for entry in os.scandir(mirror) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            real = Path(os.sep) / Path(entry.path).relative_to(prefix)
+            if real.is_dir():
+                pending.append(Path(entry.path))
+            else:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m mlci.envs.bytecode PREFIX FOLDER...`, run by each session in its environment
     (the hash and the magic number are its Python's)."""
@@ -118,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m mlci.envs.bytecode PREFIX FOLDER...", file=sys.stderr)
         return 2
     sealed, kept = seal(Path(args[0]), [Path(folder) for folder in args[1:]])
-    print(f"mlci: bytecode: {sealed} pycs sealed by source hash, {kept} already were")
+    gone = prune(Path(args[0]))
+    print(
+        f"mlci: bytecode: {sealed} pycs sealed by source hash, {kept} already were"
+        + (f"; that of {gone} folders no longer there removed" if gone else "")
+    )
     return 0
 
 
