@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.envs import bytecode
+from mlci.envs import bytecode, uv_cache
 
 TAG = sys.implementation.cache_tag
 
@@ -110,7 +110,7 @@ def test_a_source_written_in_the_pycs_second_is_never_sealed(tmp_path: Path) -> 
 
 
 def test_the_folder_lives_in_uvs_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bytecode.uv_cache.cache_clear()
+    uv_cache.folder.cache_clear()
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     try:
         assert bytecode.root() == (tmp_path / "uv-cache").resolve() / "mlci-bytecode"
@@ -118,7 +118,7 @@ def test_the_folder_lives_in_uvs_cache(tmp_path: Path, monkeypatch: pytest.Monke
         assert mypy.parent == (tmp_path / "uv-cache").resolve() / "mlci-mypy"
         assert mypy != bytecode.mypy_cache(tmp_path / "other")  # one per project
     finally:
-        bytecode.uv_cache.cache_clear()
+        uv_cache.folder.cache_clear()
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

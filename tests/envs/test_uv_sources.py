@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlci.config import settings
-from mlci.envs import install, torch_source, uv_sources
+from mlci.envs import install, torch_source, uv_cache, uv_sources
 from mlci.errors import ConfigError
 from mlci.project.snapshot import Project
 from mlci.project.workspace import find as find_workspace
@@ -115,15 +115,29 @@ def test_credentials_meant_for_the_projects_index_never_go_to_the_jobs(tmp_path:
     assert uv_sources.index_environment(("pytorch-cu128",), local, environ)["UV_INDEX"]
 
 
-def test_a_folder_index_serves_the_torch_family_only(tmp_path: Path) -> None:
+def test_a_folder_index_serves_the_torch_family_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Renamed onto a project's index, it is an ordinary index to uv: searched first for any
     package it has. Only torch's family may come from it, as when it was explicit."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    uv_cache.folder.cache_clear()
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
     for name in ("torch-2.13.0+cpu", "torchvision-0.28.0+cpu", "numpy-2.4.6"):
-        (tmp_path / f"{name}-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
-    source = torch_source.resolve("cpu", str(tmp_path), tmp_path / "cache")
-    assert source is not None
-    index = Path(source.index_url.removeprefix("file://"))
-    assert sorted(page.name for page in index.iterdir()) == ["torch", "torchvision"]
+        (wheels / f"{name}-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
+    try:
+        source = torch_source.resolve("cpu", str(wheels), tmp_path / "cache")
+        assert source is not None
+        index = Path(source.index_url.removeprefix("file://"))
+        assert sorted(page.name for page in index.iterdir()) == ["torch", "torchvision"]
+        # uv unpacks a wheel once per index URL: another project's cache folder (each test's
+        # own, in CI) gets the same index, in uv's cache, so torch is not unpacked again.
+        again = torch_source.resolve("cpu", str(wheels), tmp_path / "other-project-cache")
+        assert again is not None and again.index_url == source.index_url
+        assert index.is_relative_to((tmp_path / "uv-cache").resolve())
+    finally:
+        uv_cache.folder.cache_clear()
 
 
 def workspace(root: Path, members: str = '["packages/*"]', exclude: str = "[]") -> Path:

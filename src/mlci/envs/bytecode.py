@@ -17,37 +17,23 @@ It costs a read and a hash per file (~1 s for torch's and Lightning's imported m
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from mlci.envs import uv_cache
 
 FOLDER = "mlci-bytecode"  # inside uv's cache folder: saved and restored with it
 _TIMESTAMP = 0  # PEP 552 flags: 0 is a timestamp pyc; 0b11 a checked-hash one
 _CHECKED_HASH = 0b11
 
 
-@functools.cache
-def uv_cache() -> Path:
-    """uv's cache folder, which both CI front ends save and restore."""
-    named = os.environ.get("UV_CACHE_DIR", "").strip()
-    if named:
-        return Path(named).resolve()
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv:
-        done = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            return Path(done.stdout.strip()).resolve()
-    return Path.home() / ".cache" / "uv"  # uv's own default on Linux and macOS
-
-
 def root() -> Path:
     """The folder every session environment writes its bytecode to (PYTHONPYCACHEPREFIX)."""
-    return uv_cache() / FOLDER
+    return uv_cache.folder() / FOLDER
 
 
 def mypy_cache(project: Path) -> Path:
@@ -56,7 +42,7 @@ def mypy_cache(project: Path) -> Path:
     checking torch's stubs again (~13 s on 2 cores). mypy checks each entry against its source
     (size, then mtime, then hash), so one restored for changed sources is only less useful."""
     digest = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:16]
-    return uv_cache() / "mlci-mypy" / digest
+    return uv_cache.folder() / "mlci-mypy" / digest
 
 
 def _source_of(pyc: Path, prefix: Path, tag: str) -> Path | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.config.checks import redact
+from mlci.envs import uv_cache
 from mlci.errors import ConfigError
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -130,7 +131,7 @@ def resolve(
         url, username, password = split_credentials(checked_url(override, allow_insecure))
         origin = "torch-index (URL)"
     else:
-        url, origin = folder_index(Path(override).expanduser(), cache_dir), "torch-index (folder)"
+        url, origin = folder_index(Path(override).expanduser()), "torch-index (folder)"
     constraints = cpu_constraints(cache_dir) if backend == "cpu" else None
     requirements = routing_requirements(url, family, cache_dir)
     return TorchSource(backend, url, origin, requirements, constraints, username, password)
@@ -192,8 +193,13 @@ def routing_requirements(url: str, family: tuple[str, ...], cache_dir: Path) -> 
     return path
 
 
-def folder_index(folder: Path, cache_dir: Path) -> str:
-    """Turn a folder of wheels into a PEP 503 index (one page per project) and return its URL."""
+def folder_index(folder: Path) -> str:
+    """Turn a folder of wheels into a PEP 503 index (one page per project) and return its URL.
+
+    The index lives in uv's cache, at a path made from the wheels alone: uv keys its unpacked
+    wheels by the index URL, so an index per project (or per test folder) would unpack torch
+    again for each, 700 MB of disk every time; this way every project on the machine shares one.
+    """
     if not folder.is_dir():
         raise ConfigError(f"torch-index: {folder} is neither a URL nor an existing folder")
     if (folder / "torch" / "index.html").is_file():
@@ -211,7 +217,7 @@ def folder_index(folder: Path, cache_dir: Path) -> str:
     digest = hashlib.sha256(
         "\n".join(f"{w}:{w.stat().st_size}" for ws in wheels.values() for w in ws).encode()
     ).hexdigest()[:16]
-    index = cache_dir.resolve() / "mlci-index" / digest
+    index = uv_cache.folder() / "mlci-index" / digest
     for name, files in wheels.items():
         page = index / name / "index.html"
         page.parent.mkdir(parents=True, exist_ok=True)
