@@ -439,3 +439,20 @@ def file_at_start(
             # The needed job's artifact holds what it started with (nothing writes it there).
             return file_at_start(config, name, path, ran_on[name], runners, env, ran_on)
     return None
+
+
+# --- trigger jobs: what a child pipeline's result does to its parent ----------------------------
+#
+# docs.gitlab.com/ci/yaml/#triggerstrategy: "Use `trigger:strategy` to force the `trigger` job to
+# wait for the downstream pipeline to complete before it is marked as success. This behavior is
+# different than the default, which is for the `trigger` job to be marked as success as soon as
+# the downstream pipeline is created." `depend`: "The trigger job status shows failed, success,
+# or running, depending on the downstream pipeline status." (`mirror`, GitLab 18.2+, likewise.)
+# gitlab-ci-local 4.73 runs the child but passes the trigger job whatever the child did.
+
+
+def trigger_status(job: Mapping[str, Any], child_status: str) -> str:
+    """The trigger job's status once its child pipeline ended with `child_status`."""
+    if job["trigger"].get("strategy") in ("depend", "mirror"):
+        return child_status
+    return "success"

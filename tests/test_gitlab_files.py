@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mlci._version import __version__
+from mlci.ci import plan_output
 from mlci.compat import load as load_compat
 from mlci.config.option_table import OPTIONS, SESSION_NAMES
 from tests import gitlab_semantics as gl
@@ -116,6 +119,8 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
     jobs = {name for name in both if not name.startswith(".")}
     # unit's second job: its shards (unit-shards > 1), each running `nox -s unit`.
     assert jobs == {"mlci-plan", "mlci-unit-shard"} | {f"mlci-{s.name}" for s in REGISTRY}
+    # The gpu jobs are a child pipeline's, which mlci-plan writes (gitlab_pipeline.py).
+    both["mlci-gpu"] = child_job()
     for session in REGISTRY:
         job = both[f"mlci-{session.name}"]
         script = job["script"]
@@ -134,11 +139,26 @@ def test_session_parity_between_registry_gitlab_and_github(tmp_path: Path) -> No
     assert legs == set(SESSION_NAMES)
 
 
+def child_pipeline(folder: Path, environ: dict[str, str] | None = None, **flags: str) -> Any:
+    """The child pipeline mlci-plan writes for a project with every session and a GPU runner."""
+    from mlci.ci import gitlab_pipeline
+    from tests.ci.test_planner import plan_for
+
+    plan = plan_for(folder, gpu_runner="gpu-box", **flags)
+    return yaml.safe_load(gitlab_pipeline.child(plan, environ or {}, plan_output.gitlab(plan)))
+
+
+def child_job() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        job: dict[str, Any] = child_pipeline(Path(folder))["mlci-gpu"]
+        return job
+
+
 def test_job_time_limits_are_the_planners() -> None:
     """GitLab cannot read the plan's per-leg limits, so its YAML repeats them; kept equal here."""
     from mlci.ci.planner import REPORT_MINUTES, TIMEOUT_MINUTES
 
-    cpu, gpu = documents(MAIN)[1][".mlci-job"], documents(GPU)[1][".mlci-gpu-runner"]
+    cpu, gpu = documents(MAIN)[1][".mlci-job"], child_job()
     assert cpu["timeout"] == f"{TIMEOUT_MINUTES['cpu']}m"
     assert gpu["timeout"] == f"{TIMEOUT_MINUTES['gpu']}m"
     # The script ends first, leaving time to upload the reports of a hung session.
@@ -150,7 +170,7 @@ def test_job_time_limits_are_the_planners() -> None:
     )
     # Every job with a limit of its own ends its script REPORT_MINUTES before that limit.
     for path in (MAIN, GPU):
-        for name, job in documents(path)[1].items():
+        for name, job in {**documents(path)[1], "child": child_job()}.items():
             if isinstance(job, dict) and "timeout" in job:
                 minutes = int(job["timeout"].removesuffix("m"))
                 script = job.get("variables", {}).get("RUNNER_SCRIPT_TIMEOUT")
@@ -166,7 +186,7 @@ def test_jobs_are_hardened() -> None:
     for name, job in {**documents(MAIN)[1], **documents(GPU)[1]}.items():
         if name.startswith("mlci-"):
             assert job.get("needs") is not None, f"{name}: no needs (the pipeline is a DAG)"
-            for line in job["script"]:
+            for line in job.get("script", ()):
                 assert "$[[" not in line, f"{name}: inputs reach scripts through variables only"
 
 
@@ -250,12 +270,12 @@ def test_the_carried_durations_are_where_mlci_keeps_them() -> None:
 
     wd = "$[[ inputs.working-directory ]]"
     jobs = documents(MAIN)[1]
-    [restored] = jobs["mlci-plan"]["cache"]
+    restored, _unit_map, _gpu_map = jobs["mlci-plan"]["cache"]
     _, saved = jobs["mlci-coverage"]["cache"]
     for cache, policy in ((restored, "pull"), (saved, "push")):
         assert cache["paths"] == [f"{wd}/{DURATIONS}"] and cache["policy"] == policy
     # The plan restores them once and hands the same file to every shard, as its artifact.
-    assert jobs["mlci-plan"]["artifacts"]["paths"] == [f"{wd}/{DURATIONS}"]
+    assert jobs["mlci-plan"]["artifacts"]["paths"][0] == f"{wd}/{DURATIONS}"
     shard_caches = jobs["mlci-unit-shard"]["cache"]
     assert not [cache for cache in shard_caches if DURATIONS in str(cache["paths"])]
     assert "mlci-plan" in jobs["mlci-unit-shard"]["needs"]
@@ -342,7 +362,7 @@ def test_unit_jobs_keep_testmons_data_where_mlci_says_it_is() -> None:
     from mlci.config.settings import resolve
 
     unit = documents(MAIN)[1]["mlci-unit"]
-    uv, testmon, _downloads = unit["cache"]
+    uv, testmon, _downloads, _test_map = unit["cache"]
     assert uv == documents(MAIN)[1][".mlci-job"]["cache"]  # the shared uv cache, unchanged
     wd = "$[[ inputs.working-directory ]]"
     settings = resolve(ROOT, {"working-directory": "x"}, environ={}, require_pyproject=False)
@@ -518,3 +538,108 @@ def test_with_separate_protected_caches_a_new_branch_starts_without_the_default_
     shared = gl.Runners({"r1": {"mlci-durations-main": "main's"}}, separate_protected=False)
     found = gl.file_at_start(config, "mlci-unit-shard", path, "r1", shared, unprotected, plan)
     assert found == "main's"  # with the setting off, every branch falls back to main's
+
+
+# --- the gpu jobs: a child pipeline mlci-plan writes ---------------------------------------------
+
+
+def test_the_gpu_jobs_are_the_child_pipeline_mlci_plan_writes() -> None:
+    from mlci.ci import gitlab_pipeline
+
+    config = expanded(gpu=True)
+    trigger, plan = config["mlci-gpu"], config["mlci-plan"]
+    assert trigger["trigger"]["include"] == [{"artifact": gitlab_pipeline.FILE, "job": "mlci-plan"}]
+    assert "mlci-plan" in trigger["needs"]
+    assert f"--gitlab-child {gitlab_pipeline.FILE}" in plan["script"][-1]
+    assert gitlab_pipeline.FILE in plan["artifacts"]["paths"]
+    # The child's jobs carry the plan's values; the trigger's own are for its rules only.
+    assert trigger["trigger"]["forward"] == {"yaml_variables": False}
+    assert "script" not in trigger and "image" not in trigger  # a trigger job takes no runner
+
+
+@pytest.mark.parametrize(("child", "pipeline"), [("failed", "failed"), ("success", "success")])
+def test_a_failing_gpu_job_fails_the_pipeline_and_the_note_that_none_runs_passes_it(
+    child: str, pipeline: str
+) -> None:
+    trigger = expanded(gpu=True)["mlci-gpu"]
+    assert gl.trigger_status(trigger, child) == pipeline
+    # The evaluator can fail: without a strategy, a failed child passes its trigger job.
+    bare = {**trigger, "trigger": {k: v for k, v in trigger["trigger"].items() if k != "strategy"}}
+    assert gl.trigger_status(bare, "failed") == "success"
+
+
+def test_the_child_job_has_what_every_mlci_job_has() -> None:
+    """A child pipeline inherits no job of its parent: gitlab_pipeline.py repeats .mlci-job's
+    install, retries, uv cache and reports, kept equal here."""
+    base = gl.include(MAIN, {"working-directory": "."})[".mlci-job"]
+    job = child_job()
+    assert job["before_script"] == base["before_script"]
+    assert job["retry"] == base["retry"]
+    assert job["cache"][0] == base["cache"]
+    assert job["artifacts"] == base["artifacts"]
+    for name in ("UV_CACHE_DIR", "UV_LINK_MODE"):
+        assert job["variables"][name] == base["variables"][name]
+
+
+@pytest.mark.parametrize("variant", ["legs", "none"])
+def test_the_child_pipeline_is_schema_valid(variant: str, tmp_path: Path) -> None:
+    import dataclasses
+
+    from mlci.ci import gitlab_pipeline
+    from tests.ci.test_planner import plan_for
+
+    plan = plan_for(tmp_path, gpu_runner="gpu-box", gpu_select="all")
+    if variant == "none":
+        plan = dataclasses.replace(plan, gpu_jobs=(), selection="gpu: skipped, a reason")
+    environ = {"CI_RUNNER_TAGS": '["linux"]', "CI_JOB_IMAGE": "python:3.12"}
+    text = gitlab_pipeline.child(plan, environ, plan_output.gitlab(plan))
+    schema_check(tmp_path, yaml.safe_load(text))
+
+
+def test_the_test_maps_are_read_under_the_keys_they_are_kept_under(tmp_path: Path) -> None:
+    from mlci.session import test_map
+
+    jobs = gl.include(MAIN, {"working-directory": "."})
+    restored = {
+        cache["paths"][0]: cache
+        for cache in jobs["mlci-plan"]["cache"]
+        if test_map.FOLDER in cache["paths"][0]
+    }
+    unit_kept = jobs["mlci-unit"]["cache"][-1]
+    (tmp_path / "p").mkdir()
+    gpu_kept = child_pipeline(tmp_path / "p", gpu_select="all")["mlci-gpu"]["cache"][1]
+    for kind, kept in (("unit", unit_kept), ("gpu", gpu_kept)):
+        path = f"./{test_map.FOLDER}/{kind}.json"
+        assert restored[path]["key"] == kept["key"] and restored[path]["policy"] == "pull"
+        assert kept["policy"] == "push"  # never restored by a job that records one
+        assert kept["paths"][0].removeprefix("./") == path.removeprefix("./")
+        # Saved by the ref's own pipelines; a protected ref never reads an unprotected one's.
+        assert "protected-$CI_COMMIT_REF_PROTECTED-$CI_COMMIT_REF_SLUG" in kept["key"]
+
+
+def test_a_gpu_map_kept_on_another_runners_own_cache_is_not_seen_and_everything_runs() -> None:
+    """GitLab caches are per runner unless the runners share a distributed cache: a plan on a
+    CPU runner finds no map a GPU runner kept on its own disk, and then runs every gpu test."""
+    from datetime import datetime, timedelta, timezone
+
+    from mlci.ci import selection
+
+    config = expanded(gpu=True)
+    path = "./.mlci-test-maps/gpu.json"
+    env = {**BRANCH, "CI_COMMIT_REF_PROTECTED": "false"}
+    key = "mlci-test-map-gpu-protected-false-feature-non_protected"
+    own = gl.Runners({"gpu-runner": {key: "map"}, "cpu-runner": {}})
+    assert gl.file_at_start(config, "mlci-plan", path, "cpu-runner", own, env, {}) is None
+    shared = gl.Runners({"cpu-runner": {key: "map"}})  # a distributed cache: one store
+    assert gl.file_at_start(config, "mlci-plan", path, "cpu-runner", shared, env, {}) == "map"
+    decision = selection.decide(
+        changed=["README.md"],
+        test_map=None,
+        now=datetime.now(timezone.utc),
+        max_age=timedelta(days=14),
+        event="pull_request",
+        always=(),
+        selected_tests=frozenset(),
+        mode="all",
+    )
+    assert decision.run and decision.reason == "gpu: all tests, no test map recorded yet"

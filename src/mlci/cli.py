@@ -16,6 +16,7 @@ from mlci.config.option_table import OPTIONS, OPTIONS_BY_NAME
 from mlci.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mlci.ci.planner import Plan
     from mlci.config.settings import Settings
 
 EPILOG = """\
@@ -166,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="plan the gpu legs without gpu-select's decision, and name the test maps to"
         " restore before making it (the `test-maps` output): the CI plan job's first step",
+    )
+    plan.add_argument(
+        "--gitlab-child",
+        type=Path,
+        metavar="FILE",
+        help="with --format gitlab and a gpu-runner: also write the child pipeline of the gpu"
+        " jobs to FILE (mlci-gpu.yml's trigger runs it): one job per CUDA build, or one that"
+        " says why none runs",
     )
     _add_option_flags(plan)
 
@@ -531,8 +540,38 @@ def _append(path: Path, text: str) -> None:
         raise ConfigError(f"cannot write {path}: {err.strerror}") from None
 
 
-def _plan(args: argparse.Namespace) -> int:
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot write {path}: {err.strerror}") from None
+
+
+def _with_gitlab_event(settings: Settings) -> Settings:
+    """GitLab has no single event name: gpu-select reads its predefined variables (none set,
+    as outside GitLab, is no merge request: everything runs)."""
+    import dataclasses
+
+    from mlci.ci import gitlab_pipeline
+
+    found, base = gitlab_pipeline.event(os.environ)
+    return dataclasses.replace(settings, event=found, diff_base=settings.diff_base or base)
+
+
+def _plan_text(plan: Plan, form: str) -> str:
     from mlci.ci import plan_output
+
+    if form == "github":
+        return plan_output.github(plan)
+    if form == "gitlab":
+        return plan_output.gitlab(plan)
+    if form == "json":
+        return json.dumps(plan_output.as_json(plan), indent=2) + "\n"
+    return plan_output.table(plan)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from mlci.ci import gitlab_pipeline, plan_output
     from mlci.ci.planner import make_plan
     from mlci.config.settings import resolve
 
@@ -546,6 +585,8 @@ def _plan(args: argparse.Namespace) -> int:
     settings = resolve(
         folder, _flags(args), require_pyproject=False, problems=problems, read_project=readable
     )
+    if args.format == "gitlab" and not settings.event:
+        settings = _with_gitlab_event(settings)
     try:
         plan = make_plan(
             settings, problems, static_jobs=args.format == "gitlab", select=not args.no_select
@@ -560,14 +601,9 @@ def _plan(args: argparse.Namespace) -> int:
         _append(args.summary, f"### {title}\n\n```\n{plan_output.table(plan)}```\n")
     for warning in plan.warnings:
         _report("warning", warning)
-    if args.format == "github":
-        text = plan_output.github(plan)
-    elif args.format == "gitlab":
-        text = plan_output.gitlab(plan)
-    elif args.format == "json":
-        text = json.dumps(plan_output.as_json(plan), indent=2) + "\n"
-    else:
-        text = plan_output.table(plan)
+    text = _plan_text(plan, args.format)
+    if args.format == "gitlab" and args.gitlab_child is not None and settings.gpu_runner:
+        _write(args.gitlab_child, gitlab_pipeline.child(plan, os.environ, text))
     explained = "\nsettings\n" + _settings_lines(_settings_values(settings)) + "\n"
     if args.output is not None:
         # The file gets the machine format; the log gets the table for people.

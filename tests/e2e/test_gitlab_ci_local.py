@@ -133,10 +133,15 @@ def test_gpu_include_adds_one_job_per_cuda_build_that_fails_without_a_device(
         tmp_path / "sample", {"python-versions": ["3.11"], "sessions": ["gpu"]}, gpu_inputs=gpu
     )
     pipeline = run_pipeline(project, remotes, tmp_path)
-    assert pipeline.returncode != 0
-    assert pipeline.status() == {
+    names = [f"mlci-gpu: [{backend}]" for backend in backends] if gpu_torch == "build" else []
+    # The gpu jobs are the child pipeline's that mlci-plan wrote; gitlab-ci-local passes the
+    # trigger job whatever its child did, where GitLab's `strategy: depend` fails it
+    # (test_gitlab_files.py checks that from GitLab's documentation).
+    jobs = {name: state for name, state in pipeline.status().items() if state != "WARN"}
+    assert jobs == {
         "mlci-plan": "PASS",
-        **{f"mlci-gpu: [{backend}]": "FAIL" for backend in backends},
+        "mlci-gpu": "PASS",
+        **{name: "FAIL" for name in names or ["mlci-gpu: [image]"]},
     }
     assert "gpu: no CUDA device visible (nvidia-smi not found on PATH)" in pipeline.output
     assert re.search(rf'gpu-torch +"{gpu_torch}" +environment \(MLCI_GPU_TORCH\)', pipeline.output)

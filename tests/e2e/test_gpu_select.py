@@ -10,6 +10,7 @@ it; every other step is the workflow's own, on act's runner, with the stand-in c
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -107,3 +108,93 @@ def test_the_default_branch_keeps_the_cpu_map_and_a_pull_request_skips_or_runs_g
     results = model.job_results()
     assert results["gpu (cu126)"] == "failure"  # it ran: act has no GPU, so it fails there
     assert "(gpu: all 1 gpu tests, 1 reach the 1 file changed)" in model.text
+
+
+# --- GitLab, run by gitlab-ci-local -----------------------------------------------------------
+# gitlab-ci-local runs a branch pipeline of the checked-out branch; a merge request pipeline is
+# given to it as GitLab's predefined variables (--variable), with the ref kept (`main`), so the
+# plan restores the test maps the main pipeline kept under the ref's cache key. It has one shared
+# cache for every job, where GitLab keeps one per runner unless they share a distributed cache:
+# test_gitlab_files.py shows that a map on another runner's own disk runs everything.
+
+GITLAB_GPU = {"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126"]}
+
+
+@pytest.fixture(scope="module")
+def remotes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.e2e.gitlab_harness import bare_kit
+
+    return bare_kit(tmp_path_factory.mktemp("gitlab"))
+
+
+def keep_gitlab_gpu_map(project: Path) -> None:
+    """The entry a green gpu job of the main pipeline keeps (gitlab-ci-local's cache folder is
+    named by the key, and holds the paths from the project root)."""
+    entry = project / ".gitlab-ci-local" / "cache" / "mlci-test-map-gpu-protected-false-main"
+    recorded = TestMap(
+        {GPU_TEST: frozenset({"src/sample_model/nn.py"})},
+        "0000000",
+        datetime.now(timezone.utc) - timedelta(hours=1),
+        marker_tests={"gpu": frozenset({GPU_TEST})},
+    )
+    (entry / ".mlci-test-maps").mkdir(parents=True)
+    recorded.dump(entry / ".mlci-test-maps" / "gpu.json")
+
+
+def merge_request(project: Path, remotes: Path, work: Path, changed: str) -> str:
+    """A merge request pipeline (sessions: gpu) for one commit on top of main changing `changed`;
+    the output of gitlab-ci-local, the child pipeline included."""
+    from tests.e2e.gitlab_harness import run_pipeline
+    from tests.sample import git
+
+    base = git(project, "rev-parse", "HEAD").strip()
+    with (project / changed).open("a") as handle:
+        handle.write("\n# changed by the merge request\n")
+    # Only that file: gitlab-ci-local's own folder in the project is no part of the change.
+    git(project, "add", "--", changed)
+    git(project, "commit", "-q", "-m", "the merge request's change", "--", changed)
+    work.mkdir()
+    variables = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_EVENT_TYPE": "detached",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+        "MLCI_MERGE_REQUEST_PIPELINES": "true",
+        "MLCI_SESSIONS": "gpu",
+    }
+    args = [arg for key, value in variables.items() for arg in ("--variable", f"{key}={value}")]
+    pipeline = run_pipeline(project, remotes, work, *args)
+    git(project, "reset", "-q", "--hard", base)  # the next merge request starts from main
+    return pipeline.output
+
+
+def test_on_gitlab_a_merge_request_skips_or_runs_the_gpu_jobs_by_the_kept_maps(
+    tmp_path: Path, remotes: Path
+) -> None:
+    from tests.e2e.gitlab_harness import caller, run_pipeline
+
+    inputs = {"python-versions": ["3.11"], "sessions": ["unit", "gpu"]}
+    project = caller(tmp_path / "sample", inputs, gpu_inputs=GITLAB_GPU, edit=opt_in)
+    (tmp_path / "main").mkdir()
+    main = run_pipeline(project, remotes, tmp_path / "main")
+    status = main.status()
+    assert status["mlci-unit: [3.11]"] == "PASS", main.output[-4000:]
+    assert status["mlci-gpu: [cu126]"] == "FAIL"  # it ran: there is no GPU here
+    kept = project / ".gitlab-ci-local" / "cache" / "mlci-test-map-unit-protected-false-main"
+    assert TestMap.load(kept / ".mlci-test-maps" / "unit.json").tests  # the CPU map, kept
+    keep_gitlab_gpu_map(project)
+
+    docs = merge_request(project, remotes, tmp_path / "docs", "README.md")
+    reason = "gpu: skipped, no gpu test reaches the 1 file changed; last full run 0000000"
+    assert f"mlci: {reason}" in docs  # the child's one job says why
+    assert re.search(r"^ PASS +(\[mlci-gpu\] -> )?mlci-gpu: none$", docs, re.M), docs[-3000:]
+    assert "mlci-gpu: [cu126]" not in docs  # no job for the GPU runner at all
+
+    model = merge_request(project, remotes, tmp_path / "model", "src/sample_model/nn.py")
+    assert "(gpu: all 1 gpu tests, 1 reach the 1 file changed)" in model
+    assert re.search(
+        r"^ FAIL +(\[mlci-gpu\] -> )?mlci-gpu: \[cu126\]$", model, re.M
+    )  # planned, and it ran
+
+    lock = merge_request(project, remotes, tmp_path / "lock", "uv.lock")
+    assert "(gpu: all tests, uv.lock changed)" in lock
+    assert re.search(r"^ FAIL +(\[mlci-gpu\] -> )?mlci-gpu: \[cu126\]$", lock, re.M)

@@ -384,9 +384,11 @@ OPTIONS: tuple[Option, ...] = (
         "event",
         "str",
         "",
-        "What started the CI run (GitHub's event name; the GitHub workflow sets it): only on"
-        " `pull_request` may `gpu-select` leave the gpu job out; a push, a tag, a schedule, a"
-        " merge queue (`merge_group`) or a manual run runs everything.",
+        "What started the CI run (GitHub's event name; the GitHub workflow sets it; on GitLab"
+        " `mlci plan --format gitlab` reads GitLab's variables, a merge request pipeline being"
+        " `pull_request`): only on `pull_request` may `gpu-select` leave the gpu job out; a"
+        " push, a tag, a schedule, a merge queue (`merge_group`), a merge train or a manual run"
+        " runs everything.",
         check=checks.label,
         project=False,
     ),
@@ -395,8 +397,8 @@ OPTIONS: tuple[Option, ...] = (
         "str",
         "",
         "The git revision a pull request's change is measured from (`git diff --name-only"
-        " BASE HEAD`; the GitHub workflow sets it to `HEAD^1`, the merge commit's base);"
-        " unset, `gpu-select` runs everything.",
+        " BASE HEAD`; the GitHub workflow sets it to `HEAD^1`, the merge commit's base; on"
+        " GitLab it is the merge request's merge base); unset, `gpu-select` runs everything.",
         check=checks.revision,
         project=False,
     ),
