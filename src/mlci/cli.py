@@ -597,7 +597,9 @@ def _plan(args: argparse.Namespace) -> int:
             _append(args.summary, f"### ❌ mlci plan rejected the inputs\n\n{lines}")
         raise
     if args.summary is not None:
-        title = "mlci plan, after gpu-select" if plan.selection else "mlci plan"
+        title = (
+            "mlci plan, after gpu-select" if plan.selection or plan.unit_selection else "mlci plan"
+        )
         _append(args.summary, f"### {title}\n\n```\n{plan_output.table(plan)}```\n")
     for warning in plan.warnings:
         _report("warning", warning)

@@ -329,6 +329,7 @@ def test_github_output(tmp_path: Path) -> None:
         "test-map-key": "",
         "downloads": "",  # downloads-key is unset
         "downloads-key": "",
+        "unit-tests": "",  # unit-select is off
     }
     gpu = legs[f"gpu-{NEWEST.pypi_cuda}"]
     assert (gpu["session"], gpu["gpu-backends"], gpu["runs-on"]) == (
@@ -495,6 +496,7 @@ def test_valid_inputs_give_a_matrix_both_front_ends_accept(
             "test-map-key",
             "downloads",
             "downloads-key",
+            "unit-tests",
             "cache-mb",
             "key",
             "reports",

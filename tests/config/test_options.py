@@ -138,5 +138,5 @@ def test_what_chooses_where_jobs_run_is_never_read_from_pyproject() -> None:
     # what is claimed of a runner (a pull request could claim its runner is throwaway)
     placement |= {"gpu-runner-ephemeral"}
     # what one run is: set by the CI front ends per job or per run, never per project
-    run_level = {"shard", "event", "diff-base"}
+    run_level = {"shard", "event", "diff-base", "unit-tests"}
     assert {option.name for option in OPTIONS if not option.project} == placement | run_level

@@ -33,6 +33,13 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return kit_copy(tmp_path_factory.mktemp("kit"))
 
 
+def opt_in_both(sample: Path) -> None:
+    opt_in(sample)
+    pyproject = sample / "pyproject.toml"
+    text = pyproject.read_text().replace("[tool.mlci]\n", '[tool.mlci]\nunit-select = "affected"\n')
+    pyproject.write_text(text)
+
+
 def opt_in(sample: Path) -> None:
     pyproject = sample / "pyproject.toml"
     text = pyproject.read_text().replace("[tool.mlci]\n", '[tool.mlci]\ngpu-select = "all"\n')
@@ -109,6 +116,10 @@ def test_the_default_branch_keeps_the_cpu_map_and_a_pull_request_skips_or_runs_g
     assert results["gpu (cu126)"] == "failure"  # it ran: act has no GPU, so it fails there
     assert "(gpu: all 1 gpu tests, 1 reach the 1 file changed)" in model.text
 
+    lock = pull_request(tmp_path / "lock", kit, "uv.lock", cache)
+    assert lock.job_results()["gpu (cu126)"] == "failure"  # planned: uv.lock runs everything
+    assert "(gpu: all tests, uv.lock changed)" in lock.text
+
 
 # --- GitLab, run by gitlab-ci-local -----------------------------------------------------------
 # gitlab-ci-local runs a branch pipeline of the checked-out branch; a merge request pipeline is
@@ -141,9 +152,11 @@ def keep_gitlab_gpu_map(project: Path) -> None:
     recorded.dump(entry / ".mlci-test-maps" / "gpu.json")
 
 
-def merge_request(project: Path, remotes: Path, work: Path, changed: str) -> str:
-    """A merge request pipeline (sessions: gpu) for one commit on top of main changing `changed`;
-    the output of gitlab-ci-local, the child pipeline included."""
+def merge_request(
+    project: Path, remotes: Path, work: Path, changed: str, sessions: str = "gpu"
+) -> str:
+    """A merge request pipeline (of `sessions`) for one commit on top of main changing
+    `changed`; the output of gitlab-ci-local, the child pipeline included."""
     from tests.e2e.gitlab_harness import run_pipeline
     from tests.sample import git
 
@@ -159,7 +172,7 @@ def merge_request(project: Path, remotes: Path, work: Path, changed: str) -> str
         "CI_MERGE_REQUEST_EVENT_TYPE": "detached",
         "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
         "MLCI_MERGE_REQUEST_PIPELINES": "true",
-        "MLCI_SESSIONS": "gpu",
+        "MLCI_SESSIONS": sessions,
     }
     args = [arg for key, value in variables.items() for arg in ("--variable", f"{key}={value}")]
     pipeline = run_pipeline(project, remotes, work, *args)
@@ -173,7 +186,7 @@ def test_on_gitlab_a_merge_request_skips_or_runs_the_gpu_jobs_by_the_kept_maps(
     from tests.e2e.gitlab_harness import caller, run_pipeline
 
     inputs = {"python-versions": ["3.11"], "sessions": ["unit", "gpu"]}
-    project = caller(tmp_path / "sample", inputs, gpu_inputs=GITLAB_GPU, edit=opt_in)
+    project = caller(tmp_path / "sample", inputs, gpu_inputs=GITLAB_GPU, edit=opt_in_both)
     (tmp_path / "main").mkdir()
     main = run_pipeline(project, remotes, tmp_path / "main")
     status = main.status()
@@ -183,17 +196,26 @@ def test_on_gitlab_a_merge_request_skips_or_runs_the_gpu_jobs_by_the_kept_maps(
     assert TestMap.load(kept / ".mlci-test-maps" / "unit.json").tests  # the CPU map, kept
     keep_gitlab_gpu_map(project)
 
-    docs = merge_request(project, remotes, tmp_path / "docs", "README.md")
+    docs = merge_request(project, remotes, tmp_path / "docs", "README.md", "unit,gpu")
     reason = "gpu: skipped, no gpu test reaches the 1 file changed; last full run 0000000"
     assert f"mlci: {reason}" in docs  # the child's one job says why
     assert re.search(r"^ PASS +(\[mlci-gpu\] -> )?mlci-gpu: none$", docs, re.M), docs[-3000:]
     assert "mlci-gpu: [cu126]" not in docs  # no job for the GPU runner at all
+    # unit-select: the unit job skips unit, with the reason in the plan.
+    assert "(unit: skipped, no unit test reaches the 1 file changed" in docs
+    assert "unit-select found no unit test the change can reach" in docs
+    assert re.search(r"^ PASS +mlci-unit: \[3.11\]$", docs, re.M)
 
-    model = merge_request(project, remotes, tmp_path / "model", "src/sample_model/nn.py")
+    model = merge_request(
+        project, remotes, tmp_path / "model", "src/sample_model/nn.py", "unit,gpu"
+    )
     assert "(gpu: all 1 gpu tests, 1 reach the 1 file changed)" in model
     assert re.search(
         r"^ FAIL +(\[mlci-gpu\] -> )?mlci-gpu: \[cu126\]$", model, re.M
     )  # planned, and it ran
+    chosen = re.search(r"\(unit: (\d+) of (\d+) unit tests reach the 1 file changed\)", model)
+    assert chosen and 0 < int(chosen[1]) < int(chosen[2]), model[-3000:]
+    assert re.search(r"^ PASS +mlci-unit: \[3.11\]$", model, re.M)
 
     lock = merge_request(project, remotes, tmp_path / "lock", "uv.lock")
     assert "(gpu: all tests, uv.lock changed)" in lock

@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WriteProject = Callable[..., Path]
 
 
+class Skipped(Exception):
+    pass
+
+
 class Stop(Exception):
     pass
 
@@ -57,6 +61,9 @@ class FakeSession:
 
     def error(self, *args: Any) -> NoReturn:
         raise Stop(" ".join(map(str, args)))
+
+    def skip(self, *args: Any) -> NoReturn:
+        raise Skipped(" ".join(map(str, args)))
 
     def notify(self, target: str, posargs: Any = None) -> None:
         self.calls.append(("notify", (target,), {}))
@@ -384,6 +391,34 @@ def test_integ_accepts_pytests_no_tests_code_and_explains_it(
         nox_sessions.run_session(session, settings, BY_NAME["integ"], check(settings), "3.11")
     [kwargs] = [kw for kind, _, kw in session.calls if kind == "run"]
     assert kwargs["success_codes"] == [0, 5]
+
+
+def test_a_unit_selection_is_judged_without_the_coverage_gate_and_none_skips_unit(
+    write_project: WriteProject,
+    tmp_path: Path,
+    no_install: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """unit-select's part of the tests: the gate would fail it (here 30% against 80)."""
+    table = "coverage-fail-under = 80\nsessions = ['unit']\nunit-select = 'affected'\n"
+    whole = sample_like(write_project, table)
+    session = Reporting(tmp_path, whole.root, "unit-3.11", PASSED, covered=30)
+    with pytest.raises(Stop, match="under coverage-fail-under 80%"):
+        nox_sessions.run_session(session, whole, BY_NAME["unit"], check(whole), "3.11")
+
+    monkeypatch.setenv("MLCI_UNIT_TESTS", "tests/test_x.py")
+    part = resolve(whole.root)
+    session = Reporting(tmp_path, part.root, "unit-3.11", PASSED, covered=30)
+    nox_sessions.run_session(session, part, BY_NAME["unit"], check(part), "3.11")  # green
+    [(_program, *args)] = session.of("run")[:1]
+    assert args[0] == "tests/test_x.py"
+
+    monkeypatch.setenv("MLCI_UNIT_TESTS", "none")
+    none = resolve(whole.root)
+    skipped, installs = FakeSession(tmp_path, "unit-3.11"), len(no_install)
+    with pytest.raises(Skipped, match="unit-select found no unit test the change can reach"):
+        nox_sessions.run_session(skipped, none, BY_NAME["unit"], check(none), "3.11")
+    assert skipped.of("run") == [] and len(no_install) == installs  # nothing installed
 
 
 def test_install_only_stops_before_the_verdict(

@@ -253,3 +253,31 @@ def test_no_map_is_recorded_from_a_run_without_coverage_data(write_project: Writ
     assert len(BY_NAME["unit"].commands(Run(settings, "unit-3.11", REPORTS, python="3.11"))) == 2
     run = Run(settings, "unit-3.11", REPORTS, ("--no-cov",), python="3.11")
     assert len(BY_NAME["unit"].commands(run)) == 1
+
+
+def test_unit_select_records_the_cpu_map_and_runs_the_files_the_plan_chose(
+    write_project: WriteProject,
+) -> None:
+    table = "python-versions = ['3.11']\nunit-select = 'affected'\n"
+    whole = project(write_project, table)
+    [run, record] = BY_NAME["unit"].commands(Run(whole, "unit-3.11", REPORTS, python="3.11"))
+    assert run[1] == "tests" and "--cov-context=test" in run  # a full run keeps the map
+    assert record[:2] == ["mlci", "test-map"]
+    assert (
+        "--cov-context=test"
+        not in BY_NAME["gpu"].commands(Run(whole, "gpu", REPORTS, python="3.11"))[1]
+    )  # only gpu-select has the gpu job record its map
+
+    chosen = resolve(whole.root, environ={"MLCI_UNIT_TESTS": "tests/test_a.py,tests/test_b.py"})
+    [part] = BY_NAME["unit"].commands(Run(chosen, "unit-3.11", REPORTS, python="3.11"))
+    assert part[1:3] == ["tests/test_a.py", "tests/test_b.py"] and "tests" not in part[1:4]
+    # A part of the tests: no map, and the project's own fail_under does not judge it.
+    assert "--cov-context=test" not in part and "--cov-fail-under=0" in part
+
+
+def test_the_chosen_unit_tests_are_files_inside_the_project(write_project: WriteProject) -> None:
+    root = project(write_project).root
+    for bad in ("--co", "tests/a.py,-p no:cov", "../outside.py", "/etc/passwd"):
+        with pytest.raises(ConfigError) as err:
+            resolve(root, environ={"MLCI_UNIT_TESTS": bad})
+        assert "unit-tests" in str(err.value)

@@ -79,6 +79,11 @@ def gitlab(plan: Plan) -> str:
         if text and name not in SECRET_BEARING:
             lines.append(f"{env_var(name)}={text}")
     lines.append(f"MLCI_PLAN_HAS_GPU={str(bool(plan.gpu_jobs)).lower()}")
+    # unit-select's choice, the same for every unit job (GitLab makes them before the plan).
+    chosen = {job.unit_tests for job in plan.jobs if job.unit_tests}
+    if chosen:
+        # A part of the tests keeps no map: its jobs save under another key (mlci.yml).
+        lines += [f"MLCI_UNIT_TESTS={chosen.pop()}", "MLCI_UNIT_MAP_SUFFIX=-part"]
     return "".join(line + "\n" for line in lines)
 
 
@@ -90,6 +95,7 @@ def as_json(plan: Plan) -> dict[str, Any]:
         "combine": plan.combine,
         "left-out": dict(plan.choice.left_out),
         "selection": plan.selection,
+        "unit-selection": plan.unit_selection,
         "warnings": list(plan.warnings),
     }
 
@@ -122,6 +128,8 @@ def table(plan: Plan) -> str:
             f"(caches: about {total} of uv's cache in {len(caches)} entries; budget {budget:g} GB)"
         )
     body += [f"(left out: {name}: {why})" for name, why in plan.choice.left_out.items()]
+    if plan.unit_selection:
+        body.append(f"({plan.unit_selection})")
     if plan.selection:
         body.append(f"({plan.selection})")
     elif not plan.gpu_jobs:

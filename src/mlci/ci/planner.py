@@ -9,6 +9,7 @@ job uses (session, runner, report folder, artifact and cache names, time limits)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlci.ci import selection
-from mlci.ci.selection import Decision
+from mlci.ci.selection import Decision, Mode
 from mlci.compat import TorchRelease
 from mlci.config.options import Origin
 from mlci.config.settings import Settings
@@ -26,6 +27,7 @@ from mlci.errors import ConfigError
 from mlci.project.files import REPORTS
 from mlci.session import downloads, flaky, shards, test_map
 from mlci.session.registry import BY_NAME, SessionDef, records_test_map
+from mlci.session.test_map import file_of
 from mlci.session.validation import Choice, check
 
 GITHUB_DEFAULT_RUNNER = ("ubuntu-latest",)
@@ -58,6 +60,8 @@ class Job:
     # cache, from the repository root ("" for none).
     downloads: str = ""
     downloads_key: str = ""
+    # unit-select: the test files this unit leg runs, or "none" ("" for all of them).
+    unit_tests: str = ""
 
     @property
     def is_gpu(self) -> bool:
@@ -105,6 +109,7 @@ class Job:
             "test-map": self.test_map,  # empty: this leg records none
             "downloads": self.downloads,  # empty: nothing cached of what the tests download
             "downloads-key": self.downloads_key,
+            "unit-tests": self.unit_tests,  # empty: every unit test
             # The cache key it saves the map under (with the commit appended).
             "test-map-key": f"{test_map_key(self.prefix)}{self.id}-" if self.test_map else "",
             # uv's cache this leg's entry holds, estimated (GPU legs keep none on GitHub).
@@ -130,6 +135,8 @@ class Plan:
     selection: str = ""
     # Where the plan job restores the test maps before deciding (None: no decision to make).
     test_maps: dict[str, str] | None = None
+    # Which unit tests run under unit-select, one line ("" when it is off).
+    unit_selection: str = ""
 
     @property
     def may_skip(self) -> tuple[str, ...]:
@@ -208,13 +215,9 @@ def make_plan(
             # One leg per image: its torch decides the CUDA build (the leg's log names it).
             for build in (("image",) if in_image else settings.gpu_backends)
         )
-    selected_why = ""
-    deciding = bool(gpu_jobs) and settings.gpu_select != "off"
-    maps = test_maps(settings) if deciding and settings.event == "pull_request" else None
-    if deciding and select:
-        decision = gpu_decision(settings, warnings)
-        selected_why = decision.reason
-        gpu_jobs = gpu_jobs if decision.run else ()
+    jobs, gpu_jobs, selected_why, unit_why, maps = _selected(
+        settings, jobs, gpu_jobs, warnings, select=select
+    )
     if not jobs and not gpu_jobs and not problems and not selected_why:
         problems.append(
             "sessions: nothing to run (only gpu is asked for, and no gpu-runner is given)"
@@ -247,6 +250,7 @@ def make_plan(
         _combine(settings, jobs),
         selected_why,
         None if select else maps,
+        unit_why,
     )
 
 
@@ -266,22 +270,106 @@ def test_maps(settings: Settings) -> dict[str, str]:
     }
 
 
-def gpu_decision(settings: Settings, warnings: list[str]) -> Decision:
-    """Whether the gpu legs run, from the carried test maps and the changed files (selection.py):
-    everything runs unless all of it says a pull request cannot reach a gpu test."""
+def _selected(
+    settings: Settings,
+    jobs: tuple[Job, ...],
+    gpu_jobs: tuple[Job, ...],
+    warnings: list[str],
+    *,
+    select: bool,
+) -> tuple[tuple[Job, ...], tuple[Job, ...], str, str, dict[str, str] | None]:
+    """gpu-select and unit-select: the legs left, why (a line each, "" when off), and the test
+    maps a first plan (select=False) names for the plan job to restore."""
+    gpu_why = unit_why = ""
+    deciding_gpu = bool(gpu_jobs) and settings.gpu_select != "off"
+    deciding_unit = settings.unit_select != "all" and any(_selectable(job) for job in jobs)
+    deciding = deciding_gpu or deciding_unit
+    maps = test_maps(settings) if deciding and settings.event == "pull_request" else None
+    if deciding and select:
+        carried = _carried(settings, warnings)
+        if deciding_gpu:
+            decision = gpu_decision(settings, carried)
+            gpu_why = decision.reason
+            gpu_jobs = gpu_jobs if decision.run else ()
+        if deciding_unit:
+            chosen = unit_decision(settings, carried)
+            unit_why = chosen.reason
+            jobs = tuple(_with_unit_tests(job, chosen) for job in jobs)
+    return jobs, gpu_jobs, gpu_why, unit_why, maps
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """What the plan decides from: the carried test maps, merged, and the changed files."""
+
+    found: test_map.TestMap | None
+    changed: list[str] | None  # None: unknown (everything runs)
+
+
+def _carried(settings: Settings, warnings: list[str]) -> _Carried:
     changed = _changed_files(settings, warnings) if settings.diff_base else None
     found, unreadable = test_map.load_carried(settings.root)
-    warnings += [f"gpu-select: {line}, left out" for line in unreadable]
+    warnings += [f"test map: {line}, left out" for line in unreadable]
+    return _Carried(found, changed)
+
+
+def _decide(
+    settings: Settings, carried: _Carried, label: str, tests: frozenset[str], mode: Mode
+) -> Decision:
     return selection.decide(
-        changed=changed,
-        test_map=found,
+        changed=carried.changed,
+        test_map=carried.found,
         now=datetime.now(timezone.utc),
         max_age=timedelta(days=settings.test_map_max_age_days),
         event=settings.event or "other",
         always=settings.select_always,
-        selected_tests=found.marker_tests.get("gpu", frozenset()) if found else frozenset(),
-        mode="all",
+        selected_tests=tests,
+        mode=mode,
+        label=label,
     )
+
+
+def gpu_decision(settings: Settings, carried: _Carried) -> Decision:
+    """Whether the gpu legs run, from the carried test maps and the changed files (selection.py):
+    everything runs unless all of it says a pull request cannot reach a gpu test."""
+    found = carried.found
+    gpu_tests = found.marker_tests.get("gpu", frozenset()) if found else frozenset()
+    return _decide(settings, carried, "gpu", gpu_tests, "all")
+
+
+# The longest list of test files a plan hands the unit legs (GitLab's dotenv report holds at
+# most 5 KB): a longer one runs every unit test.
+UNIT_TESTS_MAX_CHARS = 2000
+
+
+def unit_decision(settings: Settings, carried: _Carried) -> Decision:
+    """Which unit tests a pull request runs under unit-select: those the change can reach."""
+    found = carried.found
+    gpu_tests = found.marker_tests.get("gpu", frozenset()) if found else frozenset()
+    unit_tests = frozenset(found.tests) - gpu_tests if found else frozenset()
+    decision = _decide(settings, carried, "unit", unit_tests, "affected")
+    files = ",".join(sorted({file_of(node_id) for node_id in decision.tests or ()}))
+    if len(files) > UNIT_TESTS_MAX_CHARS:
+        return Decision(
+            True,
+            None,
+            f"unit: all tests, the {len(files)} characters of the test"
+            " files the change reaches are more than a CI variable carries",
+        )
+    return decision
+
+
+def _selectable(job: Job) -> bool:
+    """A unit leg unit-select may narrow: not a shard (the shards' whole is proven complete)."""
+    return job.session.startswith("unit") and not job.shard
+
+
+def _with_unit_tests(job: Job, decision: Decision) -> Job:
+    if not _selectable(job) or decision.tests is None:
+        return job
+    files = sorted({file_of(node_id) for node_id in decision.tests})
+    # A selection records no map (a part of the tests), and "none" skips the session.
+    return dataclasses.replace(job, unit_tests=",".join(files) or "none", test_map="")
 
 
 def _changed_files(settings: Settings, warnings: list[str]) -> list[str] | None:

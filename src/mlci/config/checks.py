@@ -176,6 +176,14 @@ def relative_files(value: Value) -> str | None:
     )
 
 
+def unit_tests(value: Value) -> str | None:
+    """Empty, `none`, or test files inside the project, comma-separated (never a `-` option)."""
+    text = _text(value)
+    if text in ("", "none"):
+        return None
+    return relative_files(tuple(part.strip() for part in text.split(",")))
+
+
 def image(value: Value) -> str | None:
     text = _text(value)
     if not text or _IMAGE.fullmatch(text):

@@ -366,6 +366,25 @@ OPTIONS: tuple[Option, ...] = (
         check=checks.choice(("off", "all")),
     ),
     Option(
+        "unit-select",
+        "str",
+        "all",
+        "On a pull request, run only the unit test files the change can reach: `affected`"
+        " decides from the test map as `gpu-select` does (the same rules run everything), and a"
+        " change no unit test reaches skips unit, with the reason in the plan. Such a run has no"
+        " coverage gate (it is part of the tests); `all` runs every unit test.",
+        check=checks.choice(("all", "affected")),
+    ),
+    Option(
+        "unit-tests",
+        "str",
+        "",
+        "The unit test files `unit-select` chose (comma-separated), or `none`; the CI jobs set"
+        " it from the plan. Empty runs them all.",
+        check=checks.unit_tests,
+        project=False,
+    ),
+    Option(
         "select-always",
         "list",
         (),

@@ -81,6 +81,8 @@ class Settings:
     gpu_marker: str
     exclude_markers: tuple[str, ...]
     gpu_select: str
+    unit_select: str
+    unit_tests: str
     select_always: tuple[str, ...]
     test_map_max_age_days: float
     event: str

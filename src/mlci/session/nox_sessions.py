@@ -35,7 +35,7 @@ from mlci.session import (
     shards,
     verdicts,
 )
-from mlci.session.registry import DATA, UNIT, Run, SessionDef
+from mlci.session.registry import DATA, UNIT, Run, SessionDef, unit_selection
 from mlci.session.summary import total_coverage
 from mlci.session.validation import Choice, check
 
@@ -63,6 +63,8 @@ class Session(Protocol):
     def log(self, *args: Any, **kwargs: Any) -> None: ...
 
     def error(self, *args: Any) -> NoReturn: ...
+
+    def skip(self, *args: Any) -> NoReturn: ...
 
     def run(self, *args: str, **kwargs: Any) -> Any: ...
 
@@ -129,6 +131,10 @@ def run_session(
         reports = _fresh_reports(root, folder)
     except ConfigError as err:
         session.error(f"{definition.name}: {err}")
+    if definition is UNIT and unit_selection(settings) == ():
+        session.skip(
+            "unit: unit-select found no unit test the change can reach (mlci plan says why)"
+        )
     if definition.gpu:
         gpus, why = visible_gpus()
         if not gpus:
@@ -173,7 +179,13 @@ def run_session(
         _judge(session, settings, definition, reports, sharded=shard is not None)
         # Green, and every test of the session ran (not a shard, testmon's selection or
         # repeats, nor tests named by hand): the folder holds what these tests download.
-        whole = not (shard or settings.testmon or settings.flake_finder or session.posargs)
+        whole = not (
+            shard
+            or settings.testmon
+            or settings.flake_finder
+            or session.posargs
+            or settings.unit_tests
+        )
         if fetched is not None and whole:
             fetched.complete(session.name)
 
@@ -365,7 +377,8 @@ def _judge(
     """The verdict from the reports (verdicts.py), and the coverage line GitLab reads."""
     # A shard never fails on coverage alone: the coverage session judges the whole.
     # Nor does a run of some tests (testmon) or of repeats (flake-finder).
-    partial = settings.testmon or settings.flake_finder > 0
+    selected = definition is UNIT and unit_selection(settings) is not None
+    partial = settings.testmon or settings.flake_finder > 0 or selected
     coverage_expected = not partial and "--no-cov" not in session.posargs and not sharded
     if definition.verdict.coverage_gate and coverage_expected:
         total = total_coverage(reports / "coverage.xml")
@@ -380,7 +393,7 @@ def _judge(
         reports,
         coverage_fail_under=settings.coverage_fail_under,
         coverage_expected=coverage_expected,
-        partial=sharded or settings.testmon,
+        partial=sharded or settings.testmon or selected,
     )
     if found:
         session.error("; ".join(found))

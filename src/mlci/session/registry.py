@@ -49,12 +49,26 @@ def records_test_map(settings: Settings, session: str, python: str, *, sharded: 
     Python, unsharded, with coverage: testmon runs only some tests), and gpu. The planner asks
     too, for the legs that carry the map. Never from a run without coverage data: flake-finder's
     repeats run with `--no-cov`."""
-    if settings.gpu_select == "off" or settings.flake_finder:
+    if not selects(settings) or settings.flake_finder:
         return False
     if session == "gpu":
-        return True
-    unsharded = not sharded and not settings.testmon
+        return settings.gpu_select != "off"
+    unsharded = not sharded and not settings.testmon and unit_selection(settings) is None
     return session == "unit" and unsharded and python == settings.main_python
+
+
+def selects(settings: Settings) -> bool:
+    """Is a test map recorded and read: gpu-select or unit-select on."""
+    return settings.gpu_select != "off" or settings.unit_select != "all"
+
+
+def unit_selection(settings: Settings) -> tuple[str, ...] | None:
+    """The unit test files unit-select chose for this run: None for all of them, () for none."""
+    if not settings.unit_tests:
+        return None
+    if settings.unit_tests == "none":
+        return ()
+    return tuple(part.strip() for part in settings.unit_tests.split(",") if part.strip())
 
 
 def _records(run: Run) -> bool:
@@ -112,10 +126,14 @@ class Run:
         ]
 
     def tests(self) -> list[str]:
-        """The tests folder, unless the user named tests to run (`-- tests/test_x.py::t`)."""
+        """The tests folder, unless the user named tests to run (`-- tests/test_x.py::t`), or
+        the files unit-select chose."""
         named = [arg.split("::")[0] for arg in self.posargs if not arg.startswith("-")]
         if any((self.settings.root / arg).exists() for arg in named if arg):
             return []
+        chosen = unit_selection(self.settings)
+        if chosen and self.name.startswith("unit"):
+            return list(chosen)
         found = self.settings.tests_folder()
         return [str(found)] if found is not None else []
 
@@ -332,6 +350,8 @@ def _unit(run: Run) -> list[list[str]]:
     shard = run.shard
     if shard is not None or follows_subprocesses(settings):
         args.append(f"--cov-config={coverage_config.target(run.reports)}")
+    if unit_selection(settings) is not None and not settings.testmon:
+        args += ["--cov-fail-under=0"]  # a part of the tests: the project's fail_under is not
     if shard is not None:
         # --cov-fail-under=0: pytest-cov would apply the project's `fail_under` to the part.
         args += ["--cov-fail-under=0"]
