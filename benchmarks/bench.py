@@ -101,7 +101,13 @@ class Bench:
 
     def forget(self) -> None:
         """Drop what a fresh CI checkout would not have: tool caches in the project folder."""
-        for name in (".mypy_cache", ".ruff_cache", ".pytest_cache", "reports", "lightning_logs"):
+        for name in (
+            ".mypy_cache",
+            ".ruff_cache",
+            ".pytest_cache",
+            "mlci-reports",
+            "lightning_logs",
+        ):
             shutil.rmtree(self.project / name, ignore_errors=True)
 
     def mlci(self) -> None:

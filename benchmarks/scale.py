@@ -94,7 +94,7 @@ class ScaleBench:
             return time.perf_counter() - started
 
         sharded()  # records the durations the next split balances by
-        durations = sorted((project / "reports").glob("unit-3.11-shard-*/durations.json"))
+        durations = sorted((project / "mlci-reports").glob("unit-3.11-shard-*/durations.json"))
         run(
             [
                 *(sys.executable, "-m", "mlci.cli", "merge-durations", "--output"),

@@ -12,6 +12,7 @@ SAMPLE = ROOT / "examples" / "sample-model"
 # What a run leaves in the sample folder; never copied.
 BUILT = (
     ".nox",
+    "mlci-reports",
     "reports",
     ".mypy_cache",
     ".pytest_cache",

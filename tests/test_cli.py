@@ -52,7 +52,7 @@ def test_sessions_shows_commands_and_sources(
         "nbmake": "no notebooks under notebooks/ (set notebooks)",
     }
     unit = data["sessions"][2]
-    assert unit["reports"] == "reports/unit-3.11"
+    assert unit["reports"] == "mlci-reports/unit-3.11"
     assert "--timeout=66" in unit["commands"][0] and "-n 2" in unit["commands"][0]
     assert data["settings"]["test-timeout"] == {
         "value": 66,

@@ -69,7 +69,7 @@ def options_json() -> list[dict[str, Any]]:
 def sessions_table() -> str:
     """Markdown table of every session, from the registry."""
     rows = [
-        "| session | runs | reports (`reports/<session>/`) |",
+        "| session | runs | reports (`mlci-reports/<session>/`) |",
         "|---|---|---|",
     ]
     for session in REGISTRY:

@@ -311,7 +311,7 @@ def test_github_output(tmp_path: Path) -> None:
     assert legs["unit-3.12"] == {
         "id": "unit-3.12",
         "key": "unit-3.12",
-        "reports": "reports/unit-3.12",
+        "reports": "mlci-reports/unit-3.12",
         "shard": "",
         "durations": "",
         "cache-mb": 400,
@@ -570,7 +570,7 @@ def test_legs_of_a_project_in_a_folder_name_it_in_reports_and_keys(tmp_path: Pat
     """Two calls in one run (a monorepo) must not collide in artifact or cache names."""
     plan = plan_for(tmp_path, working_directory="models/mlp", python_versions="3.11")
     unit = next(job for job in plan.jobs if job.id == "unit-3.11")
-    assert unit.reports == "models/mlp/reports/unit-3.11"
+    assert unit.reports == "models/mlp/mlci-reports/unit-3.11"
     assert unit.key == "models-mlp-unit-3.11"
     named = plan_for(tmp_path, working_directory="models/mlp", call_id="gpu-box")
     assert {job.key.split("-unit")[0] for job in named.jobs if job.id.startswith("unit")} == {

@@ -56,7 +56,7 @@ def test_every_session_runs_for_real_and_passes(tmp_path: Path, remotes: Path) -
     assert pipeline.status() == dict.fromkeys(JOBS, "PASS")
     for session in ("lint", "mypy", "unit-3.11", "integ", "nbmake"):
         assert f"nox > Session {session} was successful" in pipeline.output
-    unit = pipeline.artifacts("mlci-unit") / "reports" / "unit-3.11"
+    unit = pipeline.artifacts("mlci-unit") / "mlci-reports" / "unit-3.11"
     assert totals(unit / "junit.xml").tests > 20
     assert "line-rate" in (unit / "coverage.xml").read_text()
     junit = (unit / "junit.xml").read_text()
@@ -96,7 +96,7 @@ def test_a_failing_test_fails_the_pipeline(tmp_path: Path, remotes: Path) -> Non
     assert pipeline.returncode != 0
     assert pipeline.status() == {"mlci-plan": "PASS", "mlci-unit: [3.11]": "FAIL"}
     assert "FAILED tests/test_broken.py::test_broken" in pipeline.output
-    junit = pipeline.artifacts("mlci-unit") / "reports" / "unit-3.11" / "junit.xml"
+    junit = pipeline.artifacts("mlci-unit") / "mlci-reports" / "unit-3.11" / "junit.xml"
     assert totals(junit).failures == 1  # kept: artifacts are collected when: always
 
 

@@ -68,7 +68,7 @@ def generated_suite(root: Path, noxfile: str = "import mlci\n\nmlci.sessions()\n
         "[tool.mlci]\npython-versions = ['3.11']\ntorch-backend = 'none'\n"
         "sessions = ['unit']\ncoverage-fail-under = 50\n"
     )
-    (root / ".gitignore").write_text("reports/\n.nox/\n")
+    (root / ".gitignore").write_text("mlci-reports/\n.nox/\n")
     return root
 
 
@@ -225,10 +225,10 @@ def test_three_shards_on_gitlab(tmp_path: Path) -> None:
     assert status.get("mlci-coverage: [3.11]") == "PASS", pipeline.output[-4000:]
     assert pipeline.returncode != 0
     artifacts = project / ".gitlab-ci-local" / "artifacts"
-    junits = sorted(artifacts.glob("mlci-unit-shard*/reports/unit-3.11-shard-*/junit.xml"))
+    junits = sorted(artifacts.glob("mlci-unit-shard*/mlci-reports/unit-3.11-shard-*/junit.xml"))
     names = cases(junits)
     assert len(junits) == 3 and len(names) == len(set(names)) == FILES * PER_FILE
-    combined = next(artifacts.glob("mlci-coverage*/reports/coverage-3.11/coverage.xml"))
+    combined = next(artifacts.glob("mlci-coverage*/mlci-reports/coverage-3.11/coverage.xml"))
     total = total_coverage(combined)
     assert total is not None and abs(total - unsharded_coverage(project)) < 1e-6
     # One coverage value per Python: the job of each Python shows its own.
@@ -242,7 +242,9 @@ def test_three_shards_on_gitlab(tmp_path: Path) -> None:
     assert second.returncode == 0 and set(second.status().values()) == {"PASS"}, second.output[
         -4000:
     ]
-    names = cases(sorted(artifacts.glob("mlci-unit-shard*/reports/unit-3.11-shard-*/junit.xml")))
+    names = cases(
+        sorted(artifacts.glob("mlci-unit-shard*/mlci-reports/unit-3.11-shard-*/junit.xml"))
+    )
     assert len(names) == len(set(names)) == FILES * PER_FILE
 
 

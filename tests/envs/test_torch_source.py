@@ -198,3 +198,27 @@ def test_the_cpu_check_passes_without_torch(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(md, "distributions", lambda: [])
     monkeypatch.setattr(md, "distribution", missing)
     assert torch_source.cpu_only_problem() is None
+
+
+def test_a_folder_without_a_wheel_of_the_family_the_project_asks_for_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv would say "torchvision was not found in the package registry", naming no folder."""
+    from mlci.envs import uv_cache
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    uv_cache.folder.cache_clear()
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
+    try:
+        with pytest.raises(ConfigError) as err:
+            torch_source.resolve("cpu", str(wheels), tmp_path, family=("torch", "torchvision"))
+        assert str(err.value) == (
+            f"torch-index: {wheels} has no torchvision wheel, which the project asks for"
+            " (torch's family all comes from torch-index): add its wheel to the folder, or point"
+            " torch-index at an index that has it"
+        )
+        assert torch_source.resolve("cpu", str(wheels), tmp_path, family=("torch",)) is not None
+    finally:
+        uv_cache.folder.cache_clear()

@@ -313,10 +313,10 @@ def measured_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 GREEN_TODAY: dict[str, dict[str, object]] = {
-    "lint": {"files": {"reports/lint/pylint.json": PYLINT_JSON}, "tool": "pylint", "exit": 16},
+    "lint": {"files": {"mlci-reports/lint/pylint.json": PYLINT_JSON}, "tool": "pylint", "exit": 16},
     "mypy": {},
     "unit-3.11": {
-        "files": {"reports/unit-3.11/coverage.xml": COVERAGE_XML},
+        "files": {"mlci-reports/unit-3.11/coverage.xml": COVERAGE_XML},
         "abort": "unit: coverage 66.67% is under coverage-fail-under 80%",
     },
 }
@@ -341,6 +341,29 @@ def test_measure_changes_only_the_keys_it_measured_and_twice_nothing(
     assert (root / "pyproject.toml").read_text() == after
 
 
+@pytest.mark.parametrize("pytest_exit", [1, 2], ids=["a failing test", "a collection error"])
+def test_a_red_unit_run_records_no_coverage_floor(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pytest_exit: int,
+) -> None:
+    """Its coverage is not the suite's: a run that stopped at collection recorded a floor of 6
+    on a real project; one with failing tests, a floor the fixed suite no longer reaches."""
+    root = measured_project(tmp_path / "project", monkeypatch)
+    red = {
+        "files": {"mlci-reports/unit-3.11/coverage.xml": COVERAGE_XML},
+        "tool": "pytest",
+        "exit": pytest_exit,
+    }
+    fake_sessions(root, {**GREEN_TODAY, "unit-3.11": red})
+    before = (root / "pyproject.toml").read_text()
+    assert main(["init", "--project", str(root), "--measure"]) == 1
+    out = capsys.readouterr().out
+    assert "coverage-fail-under" not in (root / "pyproject.toml").read_text().replace(before, "")
+    assert re.search(r"coverage-fail-under +\(unchanged\) +not measured: no unit session", out)
+
+
 def test_measure_prints_a_line_per_session_and_the_table_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -359,8 +382,8 @@ def test_measure_prints_a_line_per_session_and_the_table_first(
         "mlci init: [3/3] unit-3.11",
     ]
     assert "FAKE-SESSION-LOG-LINE" not in said  # the sessions' own output: in the log
-    assert "(nox's log: reports/mlci-init.log)" in said
-    assert "FAKE-SESSION-LOG-LINE" in (root / "reports" / "mlci-init.log").read_text()
+    assert "(nox's log: mlci-reports/mlci-init.log)" in said
+    assert "FAKE-SESSION-LOG-LINE" in (root / "mlci-reports" / "mlci-init.log").read_text()
 
 
 def test_measure_names_each_session_that_could_not_run_and_fails(
@@ -382,9 +405,9 @@ def test_measure_names_each_session_that_could_not_run_and_fails(
     errors = [line for line in captured.err.splitlines() if line.startswith("mlci: error:")]
     assert errors == [
         "mlci: error: lint: installing into py3.11-cpu failed: no version of pylint>=99"
-        " (nox's log: reports/mlci-init.log)",
+        " (nox's log: mlci-reports/mlci-init.log)",
         f"mlci: error: mypy: could not run: mypy exited 2: {plugin}"
-        " (nox's log: reports/mlci-init.log)",
+        " (nox's log: mlci-reports/mlci-init.log)",
     ]
     assert re.search(r"mypy +red +could not run", captured.out)
     assert re.search(r"unit-3.11 +green +passed", captured.out)
@@ -552,8 +575,8 @@ def test_measure_proposes_xdist_for_a_unit_suite_of_over_a_minute_on_enough_core
         **GREEN_TODAY,
         "unit-3.11": {
             "files": {
-                "reports/unit-3.11/coverage.xml": COVERAGE_XML,
-                "reports/unit-3.11/junit.xml": slow,
+                "mlci-reports/unit-3.11/coverage.xml": COVERAGE_XML,
+                "mlci-reports/unit-3.11/junit.xml": slow,
             },
             "abort": "unit: coverage 66.67% is under coverage-fail-under 80%",
         },
@@ -579,18 +602,28 @@ def test_measure_leaves_out_notebooks_that_fail_today_saying_why(
     (root / "notebooks").mkdir()
     (root / "notebooks" / "demo.ipynb").write_text('{"cells": []}')
     failing = (
-        '<testsuites><testsuite tests="2"><testcase name="demo.ipynb"><failure message="x">'
+        '<testsuites><testsuite tests="3"><testcase name="demo.ipynb"><failure message="x">'
         "ModuleNotFoundError: No module named 'matplotlib'</failure></testcase>"
+        '<testcase name="jit.ipynb"><failure message="">Traceback (most recent call last):\n'
+        '  File "x", line 1\nRuntimeError: type INTERNAL ASSERT FAILED</failure></testcase>'
         '<testcase name="other.ipynb"/></testsuite></testsuites>'
     )
     steps = {
         **GREEN_TODAY,
-        "nbmake": {"files": {"reports/nbmake/junit.xml": failing}, "tool": "pytest", "exit": 1},
+        "nbmake": {
+            "files": {"mlci-reports/nbmake/junit.xml": failing},
+            "tool": "pytest",
+            "exit": 1,
+        },
     }
     fake_sessions(root, steps)
     assert main(["init", "--project", str(root), "--measure"]) == 0
     out = capsys.readouterr().out
-    why = "1 notebook(s) fail today: they import what is not installed: matplotlib (1)"
+    # Each cause named: one notebook lacks a module, the other fails for its own reason.
+    why = (
+        "2 notebook(s) fail today: 1 import what is not installed: matplotlib (1);"
+        " 1 fail otherwise (RuntimeError: type INTERNAL ASSERT FAILED)"
+    )
     assert f"nbmake left out: {why}" in out
     written = (root / "pyproject.toml").read_text()
     assert 'sessions = ["lint", "mypy", "unit"]' in written

@@ -50,10 +50,10 @@ def test_ddp_on_cpu_passes_and_a_rank_bug_fails_it(sample: Path, run_nox: RunNox
     # and combined; the main process never runs a training step.
     source = (sample / "src" / "sample_model" / "classifier.py").read_text().splitlines()
     step = next(i for i, line in enumerate(source, 1) if "def training_step" in line)
-    hits = lines_run(sample / "reports" / "unit-3.11" / "coverage.xml", "classifier.py")
+    hits = lines_run(sample / "mlci-reports" / "unit-3.11" / "coverage.xml", "classifier.py")
     assert hits[step + 1] > 0, "training_step ran in the ranks, and coverage saw it"
     # Helper processes that measured nothing leave no data file behind.
-    assert [p.name for p in (sample / "reports" / "unit-3.11").glob("coverage.data*")] == [
+    assert [p.name for p in (sample / "mlci-reports" / "unit-3.11").glob("coverage.data*")] == [
         "coverage.data"
     ]
 

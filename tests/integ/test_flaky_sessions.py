@@ -65,7 +65,7 @@ def test_flaky_and_quarantined_tests_are_reported_and_judged(
         " tests/test_gen.py::test_second_time_lucky" in done.stderr
     )
     assert "1 quarantined ran, 1 failed and did not count" in done.stderr
-    reports = root / "reports" / "unit-3.11"
+    reports = root / "mlci-reports" / "unit-3.11"
     found = json.loads((reports / "flaky.json").read_text())
     assert found["flaky"][0]["first_failure"].endswith("the first attempt fails")
     junit = (reports / "junit.xml").read_text()

@@ -46,15 +46,15 @@ def test_default_pipeline_passes_with_a_cpu_torch(
         assert f"Session {session} was successful" in output(done)
     assert "Session gpu" not in output(done)  # gpu runs only when asked
 
-    unit = totals(sample / "reports" / "unit-3.11" / "junit.xml")
+    unit = totals(sample / "mlci-reports" / "unit-3.11" / "junit.xml")
     assert unit.tests > 20 and unit.failures == unit.errors == 0
-    assert "line-rate" in (sample / "reports" / "unit-3.11" / "coverage.xml").read_text()
+    assert "line-rate" in (sample / "mlci-reports" / "unit-3.11" / "coverage.xml").read_text()
     for session in ("integ", "nbmake", "mypy"):
-        assert (sample / "reports" / session / "junit.xml").is_file()
-    assert totals(sample / "reports" / "integ" / "junit.xml").tests >= 1
-    assert (sample / "reports" / "lint" / "pylint.txt").is_file()
+        assert (sample / "mlci-reports" / session / "junit.xml").is_file()
+    assert totals(sample / "mlci-reports" / "integ" / "junit.xml").tests >= 1
+    assert (sample / "mlci-reports" / "lint" / "pylint.txt").is_file()
     # coverage's data file stays with the reports, the project's root stays clean.
-    assert (sample / "reports" / "unit-3.11" / "coverage.data").is_file()
+    assert (sample / "mlci-reports" / "unit-3.11" / "coverage.data").is_file()
     assert not (sample / ".coverage").exists()
     assert "follows uv.lock (its versions; torch 2.13.0 as +cpu)" in output(done)
 
@@ -93,7 +93,7 @@ def test_failing_unit_test_fails_unit(sample: Path, run_nox: RunNox) -> None:
     assert done.returncode != 0
     assert "FAILED tests/test_broken.py::test_mlp_is_wrong" in output(done)
     assert "Session unit-3.11 failed" in output(done)
-    assert totals(sample / "reports" / "unit-3.11" / "junit.xml").failures == 1
+    assert totals(sample / "mlci-reports" / "unit-3.11" / "junit.xml").failures == 1
 
 
 def test_posargs_reach_pytest(sample: Path, run_nox: RunNox) -> None:
@@ -109,7 +109,7 @@ def test_coverage_under_the_threshold_fails_unit(sample: Path, run_nox: RunNox) 
     done = run_nox(sample, "-s", "unit-3.11")
     assert done.returncode != 0
     assert re.search(r"unit: coverage \d+\.\d\d% is under coverage-fail-under 90%", output(done))
-    unit = totals(sample / "reports" / "unit-3.11" / "junit.xml")
+    unit = totals(sample / "mlci-reports" / "unit-3.11" / "junit.xml")
     assert unit.tests > 20 and unit.failures == unit.errors == 0  # only coverage failed it
 
 
@@ -181,7 +181,7 @@ def test_raising_notebook_cell_fails_nbmake(sample: Path, run_nox: RunNox) -> No
     assert done.returncode != 0
     assert "RuntimeError: loss diverged" in output(done)
     assert "No such kernel" not in output(done)
-    assert totals(sample / "reports" / "nbmake" / "junit.xml").failures == 1
+    assert totals(sample / "mlci-reports" / "nbmake" / "junit.xml").failures == 1
 
 
 def test_gpu_without_a_device_fails_fast_with_one_line(sample: Path, run_nox: RunNox) -> None:

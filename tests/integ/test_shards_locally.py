@@ -37,7 +37,7 @@ def test_two_local_shards_that_split_alike_combine_green(tmp_path: Path, run_nox
     assert done.returncode == 0, done.stderr[-3000:]
     merged = json.loads((root / ".test_durations").read_text())
     assert len(merged) == FILES * PER_FILE  # the next run splits by every test's time
-    assert (root / "reports" / "coverage-3.11" / "durations.json").is_file()
+    assert (root / "mlci-reports" / "coverage-3.11" / "durations.json").is_file()
 
 
 def test_a_local_shard_given_other_durations_makes_the_combine_red(

@@ -293,7 +293,7 @@ def test_a_reports_symlink_is_refused_and_its_target_kept(tmp_path: Path) -> Non
     (target / "lint" / "keep.txt").write_text("data")
     project = tmp_path / "project"
     project.mkdir()
-    (project / "reports").symlink_to(target)
+    (project / "mlci-reports").symlink_to(target)
     with pytest.raises(ConfigError, match="reports is a symbolic link"):
         nox_sessions._fresh_reports(project, "lint")
     assert (target / "lint" / "keep.txt").read_text() == "data"
@@ -304,12 +304,12 @@ def test_fresh_reports_are_kept_out_of_git(tmp_path: Path) -> None:
     (folder / "old.xml").write_text("")
     folder = nox_sessions._fresh_reports(tmp_path, "unit-3.11")
     assert list(folder.iterdir()) == []
-    assert (tmp_path / "reports" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (tmp_path / "mlci-reports" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_a_reports_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     """An unwritable report folder (root writes anywhere, so a file stands in for it)."""
-    (tmp_path / "reports").write_text("not a folder")
+    (tmp_path / "mlci-reports").write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot prepare"):
         nox_sessions._fresh_reports(tmp_path, "lint")
 
@@ -345,7 +345,7 @@ class Reporting(FakeSession):
     def run(self, *args: str, **kwargs: Any) -> Any:
         super().run(*args, **kwargs)
         if Path(args[0]).name == "pytest":
-            folder = self.root / "reports" / self.name
+            folder = self.root / "mlci-reports" / self.name
             (folder / "junit.xml").write_text(self.junit)
             coverage_report(folder, self.covered)
         return True
@@ -362,13 +362,15 @@ def test_a_session_runs_its_commands_and_logs_the_coverage_it_judged(
     nox_sessions.run_session(session, settings, BY_NAME["unit"], check(settings), "3.11")
     assert no_install == ["py3.11-cpu"]
     [(program, *args)] = session.of("run")
-    assert Path(program).name == "pytest" and "--junitxml=reports/unit-3.11/junit.xml" in args
+    assert Path(program).name == "pytest" and "--junitxml=mlci-reports/unit-3.11/junit.xml" in args
     [kwargs] = [kw for kind, _, kw in session.calls if kind == "run"]
     # unit: "no tests" (5) reaches the verdict, which explains it in words (a whole run fails).
     assert kwargs["success_codes"] == [0, 5]
     assert kwargs["env"]["MLCI_SESSION"] == "unit"
     logged = [args[0] for args in session.of("log")]
     assert "mlci: unit: Total coverage: 90.00% (coverage-fail-under 80%)" in logged
+    # nox's folder (the fake's is tmp_path) is kept out of `git status`, as nox itself does.
+    assert (tmp_path / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_a_session_whose_tools_passed_can_still_fail_its_verdict(

@@ -26,7 +26,7 @@ def test_each_python_gets_one_leg_per_shard_and_one_combine_job(tmp_path: Path) 
         for i in (1, 2, 3)
     ]
     assert units[0].name == "unit (3.11, 1/3)"
-    assert units[0].reports == "reports/unit-3.11-shard-1"
+    assert units[0].reports == "mlci-reports/unit-3.11-shard-1"
     assert units[0].durations == ".test_durations"
     assert plan.combine is not None and plan.may_skip == ()
     assert plan.combine["artifacts"] == "mlci-reports-unit-*-shard-*"
@@ -80,12 +80,12 @@ def test_the_combine_session_reads_every_shards_data(tmp_path: Path) -> None:
     root = full_project(tmp_path)
     settings = resolve(root, environ={"MLCI_UNIT_SHARDS": "2"})
     python = settings.main_python
-    folder = Path(f"reports/coverage-{python}")
+    folder = Path(f"mlci-reports/coverage-{python}")
     run = Run(settings, f"coverage-{python}", folder, python=python)
     with pytest.raises(ConfigError, match="no coverage data of unit-"):
         BY_NAME["coverage"].commands(run)
     for i in (1, 2):  # as GitHub downloads them: one folder per artifact
-        shard = root / "reports" / "shards" / f"mlci-reports-unit-{run.python}-shard-{i}"
+        shard = root / "mlci-reports" / "shards" / f"mlci-reports-unit-{run.python}-shard-{i}"
         shard.mkdir(parents=True)
         (shard / "coverage.data").write_text("")
         (shard / "durations.json").write_text("{}")
@@ -302,7 +302,7 @@ def test_node_ids_are_named_as_pytests_junit_report_names_them(nodeid: str, juni
 def test_the_coverage_session_refuses_an_incomplete_run_before_combining(tmp_path: Path) -> None:
     root = full_project(tmp_path)
     settings = resolve(root, environ={"MLCI_UNIT_SHARDS": "2"})
-    shard_reports(root / "reports", 2, {1: TESTS[:2], 2: TESTS[3:]})
+    shard_reports(root / "mlci-reports", 2, {1: TESTS[:2], 2: TESTS[3:]})
     run = Run(settings, "coverage-3.11", Path("reports/coverage-3.11"), python="3.11")
     assert BY_NAME["coverage"].prepare is not None
     with pytest.raises(ConfigError, match=r"1 never ran: tests\.test_m::test_2"):

@@ -23,6 +23,7 @@ from typing import Any
 from mlci.ci.planner import REPORT_MINUTES, TIMEOUT_MINUTES, Plan, test_map_key
 from mlci.config.checks import redact
 from mlci.errors import ConfigError
+from mlci.project.files import REPORTS
 
 FILE = "mlci-gpu-pipeline.yml"  # mlci-plan's artifact; mlci-gpu.yml's trigger includes it
 JOB = "mlci-gpu"
@@ -95,7 +96,7 @@ def _why_none(plan: Plan) -> str:
 
 def _gpu_job(plan: Plan, environ: Mapping[str, str], dotenv: str) -> dict[str, Any]:
     settings = plan.settings
-    folder = settings.working_directory  # joined as the templates join it: `./reports/`
+    folder = settings.working_directory  # joined as the templates join it: `./mlci-reports/`
     variables = dict(line.split("=", 1) for line in dotenv.splitlines() if "=" in line)
     for name in _FROM_TEMPLATE:
         if environ.get(name):
@@ -120,7 +121,7 @@ def _gpu_job(plan: Plan, environ: Mapping[str, str], dotenv: str) -> dict[str, A
     builds = [job.torch_backend for job in plan.gpu_jobs]
     # One job per CUDA build (`mlci-gpu: [cu130]`); image mode's one uses the image's torch.
     variables.pop("MLCI_GPU_BACKENDS", None)
-    reports = f"{folder}/reports"
+    reports = f"{folder}/{REPORTS}"
     job: dict[str, Any] = {
         "stage": "test",
         "tags": list(settings.gpu_runner),

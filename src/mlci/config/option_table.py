@@ -309,7 +309,7 @@ OPTIONS: tuple[Option, ...] = (
         "Rerun a failed test in `unit`, `integ` and `gpu` up to this many times"
         " (pytest-rerunfailures). One that fails and then passes is reported as flaky, never as"
         " a plain pass: in the session's log, the JUnit report, the CI summaries and"
-        " `reports/<session>/flaky.json`. 0: no reruns.",
+        " `mlci-reports/<session>/flaky.json`. 0: no reruns.",
         check=checks.at_least_zero,
     ),
     Option(

@@ -131,7 +131,7 @@ def resolve(
         url, username, password = split_credentials(checked_url(override, allow_insecure))
         origin = "torch-index (URL)"
     else:
-        url, origin = folder_index(Path(override).expanduser()), "torch-index (folder)"
+        url, origin = folder_index(Path(override).expanduser(), family), "torch-index (folder)"
     constraints = cpu_constraints(cache_dir) if backend == "cpu" else None
     requirements = routing_requirements(url, family, cache_dir)
     return TorchSource(backend, url, origin, requirements, constraints, username, password)
@@ -193,7 +193,7 @@ def routing_requirements(url: str, family: tuple[str, ...], cache_dir: Path) -> 
     return path
 
 
-def folder_index(folder: Path) -> str:
+def folder_index(folder: Path, family: tuple[str, ...] = ("torch",)) -> str:
     """Turn a folder of wheels into a PEP 503 index (one page per project) and return its URL.
 
     The index lives in uv's cache, at a path made from the wheels alone: uv keys its unpacked
@@ -214,6 +214,15 @@ def folder_index(folder: Path) -> str:
             wheels.setdefault(_normalize(match["name"]), []).append(wheel)
     if "torch" not in wheels:
         raise ConfigError(f"torch-index: no torch wheel in {folder}")
+    # The whole family comes from this one source: a missing member would reach the user as
+    # uv's "not found in the package registry", naming none of this.
+    missing = [name for name in family if _normalize(name) not in wheels]
+    if missing:
+        raise ConfigError(
+            f"torch-index: {folder} has no {' or '.join(missing)} wheel, which the project asks"
+            " for (torch's family all comes from torch-index): add its wheel to the folder, or"
+            " point torch-index at an index that has it"
+        )
     digest = hashlib.sha256(
         "\n".join(f"{w}:{w.stat().st_size}" for ws in wheels.values() for w in ws).encode()
     ).hexdigest()[:16]

@@ -208,7 +208,8 @@ def run_nox(root: Path, names: list[str], progress: TextIO) -> NoxRun:
     report.unlink(missing_ok=True)
     command = [*NOX, "--noxfile", str(root / "noxfile.py"), "--no-color"]
     command += ["--report", str(report), "-s", *names]
-    env = {**os.environ, "NO_COLOR": "1", "PY_COLORS": "0"}
+    # COLUMNS: pytest cuts its summary lines (the cause init reports) to the terminal's width.
+    env = {**os.environ, "NO_COLOR": "1", "PY_COLORS": "0", "COLUMNS": "400"}
     env.pop("FORCE_COLOR", None)  # the log is read as text
     reader = LogReader(names, progress)
     with (
@@ -267,7 +268,13 @@ def measure(root: Path, progress: TextIO | None = None) -> Measurement:
     pylint = _record_pylint(root, reports / "lint" / "pylint.json", result)
     mypy = "mypy" in names and _record_mypy(root, settings, ran.sessions["mypy"], result)
     units = [n for n in names if n.startswith("unit-")]
-    coverage = _record_coverage(reports, units, result, settings.coverage_margin)
+    green = [name for name in units if _tests_passed(ran.sessions[name])]
+    coverage = _record_coverage(reports, green, result, settings.coverage_margin)
+    if units and not green:
+        result.notes["coverage-fail-under"] = (
+            "not measured: no unit session passed its tests today (a red run's coverage is"
+            " not the suite's); measure again once they pass"
+        )
     if not settings.given("xdist-workers"):
         _propose_xdist(reports, units, result)
     for name in names:
@@ -306,7 +313,7 @@ def notebook_cause(junit: Path) -> str:
         return ""
     if root is None:
         return ""
-    failed, modules = 0, Counter[str]()
+    failed, modules, others = 0, Counter[str](), []
     for case in root.iter("testcase"):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
         if problem is None:
@@ -315,11 +322,27 @@ def notebook_cause(junit: Path) -> str:
         found = _NO_MODULE.search((problem.text or "") + problem.get("message", ""))
         if found:
             modules[found[1].split(".")[0]] += 1
+        else:
+            others.append(_short_error(problem.get("message", "") or problem.text or ""))
     if not failed:
         return ""
-    named = ", ".join(f"{module} ({count})" for module, count in modules.most_common())
-    missing = f": they import what is not installed: {named}" if modules else ""
-    return f"{failed} notebook(s) fail today{missing}"
+    parts = []
+    if modules:
+        named = ", ".join(f"{module} ({count})" for module, count in modules.most_common())
+        parts.append(f"{sum(modules.values())} import what is not installed: {named}")
+    if others:
+        first = f" ({others[0]})" if others[0] else ""
+        parts.append(f"{len(others)} fail otherwise{first}")
+    return f"{failed} notebook(s) fail today: {'; '.join(parts)}"
+
+
+def _short_error(text: str) -> str:
+    """The last line that names an exception (`RuntimeError: x`), cut to a readable length."""
+    lines = [
+        line.strip() for line in text.splitlines() if re.match(r"\s*\w+(Error|Exception)\b", line)
+    ]
+    found = lines[-1] if lines else text.strip().splitlines()[0] if text.strip() else ""
+    return found if len(found) <= 120 else found[:117] + "..."
 
 
 SLOW_UNIT_SECONDS = 60  # a unit suite slower than this is worth splitting
@@ -384,6 +407,15 @@ def _record_pylint(root: Path, path: Path, result: Measurement) -> float | str |
         result.updates["pylint-baseline"] = PYLINT_BASELINE
         result.notes["pylint-baseline"] = f"pylint's {len(messages)} messages today"
     return score
+
+
+def _tests_passed(run: SessionRun) -> bool:
+    """Did the session's tests all pass? Green, or stopped by the coverage floor alone: only
+    then is its coverage the suite's (a failing test or a collection error stops early)."""
+    if run.status == "success":
+        return True
+    problems = [part.strip() for part in run.reason.split("; ") if part.strip()]
+    return run.status == "aborted" and bool(problems) and all(map(COVERAGE_UNDER.search, problems))
 
 
 def _record_coverage(

@@ -33,10 +33,22 @@ NOT_PACKAGES = {
     "build",
     "dist",
     "reports",
+    "mlci-reports",
     "site",
     "venv",
 }
-SKIPPED = {".git", ".nox", ".venv", "venv", "node_modules", ".tox", "build", "dist", "reports"}
+SKIPPED = {
+    ".git",
+    ".nox",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".tox",
+    "build",
+    "dist",
+    "reports",
+    "mlci-reports",
+}
 REQUIREMENTS = re.compile(r"requirements([-_](dev|test|tests|ci))?\.txt")
 TEST_TOOLS = ("pytest", "pytest-cov", "coverage", "mypy", "pylint", "ruff", "pre-commit")
 

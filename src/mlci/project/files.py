@@ -17,7 +17,10 @@ from mlci.errors import ConfigError
 
 # A pyproject.toml is a few KB; anything this large is not one (and is never read whole).
 MAX_PYPROJECT_BYTES = 4 * 2**20
-REPORTS = "reports"
+# mlci's report folder. Not a Python identifier: setuptools' automatic discovery takes any
+# top-level folder named like one for a package, and a second one fails the build
+# ("Multiple top-level packages discovered in a flat-layout").
+REPORTS = "mlci-reports"
 
 
 def read_pyproject(root: Path, *, required: bool = True) -> dict[str, Any]:

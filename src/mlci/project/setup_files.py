@@ -19,14 +19,23 @@ def setup_py(root: Path) -> dict[str, str]:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
     except (SyntaxError, ValueError, OSError):  # ValueError: NUL bytes
         return {}
+    # `name = "p"` at the top, then `setup(name=name)`: a module-level text, assigned once.
+    texts: dict[str, str | None] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                if isinstance(target, ast.Name):
+                    value = statement.value
+                    text = value.value if isinstance(value, ast.Constant) else None
+                    once = target.id not in texts and isinstance(text, str)
+                    texts[target.id] = text if once and isinstance(text, str) else None
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.keyword)
-            and node.arg in ("name", "python_requires")
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            found[node.arg] = node.value.value
+        if isinstance(node, ast.keyword) and node.arg in ("name", "python_requires"):
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found[node.arg] = value.value
+            elif isinstance(value, ast.Name) and texts.get(value.id):
+                found[node.arg] = str(texts[value.id])
         text = node.value if isinstance(node, ast.Constant) else None
         if isinstance(text, str) and re.search(r"(^|[\"' ,\[])torch([<>=!~ ;\"',]|$)", text):
             found["torch"] = "yes"

@@ -3,7 +3,7 @@
 - `flaky-reruns = N`: pytest-rerunfailures reruns a failed test up to N times. A test that
   failed and then passed is *flaky*, never a plain pass: mlci's pytest plugin marks it in the
   JUnit report (a `mlci.flaky` property and a line in `system-out`, which GitLab's test report
-  shows), lists it in `reports/<session>/flaky.json` (test id, attempts, the first failure's
+  shows), lists it in `mlci-reports/<session>/flaky.json` (test id, attempts, the first failure's
   message), the session logs it in its verdict line, and the GitHub job summary lists it.
 - `quarantine = "quarantine.toml"`: tests that may fail for now, each with a reason and the date
   the quarantine ends. A quarantined test still runs and its result is reported; its failure

@@ -6,6 +6,7 @@ What each session runs comes from the registry (`registry.py`), what it installs
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import shlex
@@ -224,6 +225,7 @@ def _prepared_environment(
     in one line)."""
     backend = definition.backend(settings)
     envdir = Path(session.cache_dir) / "mlci"
+    _ignored_by_git(Path(session.cache_dir).parent)
     environment = environment_for(envdir, python, backend)
     in_image: image.ImageTorch | None = None
     if definition.gpu and settings.gpu_torch == "image":
@@ -415,9 +417,19 @@ def _image_environment(
     return Environment(location, python, "image", over=found.python), found
 
 
+def _ignored_by_git(envdir: Path) -> None:
+    """nox's folder (`.nox/`) holds a `*` .gitignore, as nox writes when it makes the folder
+    itself; mlci's environments are made in it without nox, so it may not have."""
+    ignore = envdir / ".gitignore"
+    with contextlib.suppress(OSError):  # a read-only or odd folder: only `git status` suffers
+        if not ignore.exists():
+            envdir.mkdir(parents=True, exist_ok=True)
+            ignore.write_text("# Written by mlci: environments are not sources.\n*\n")
+
+
 def _fresh_reports(root: Path, name: str) -> Path:
     """The session's report folder, emptied: stale reports are never collected as this run's.
-    reports/.gitignore keeps the folder out of `git status`, as nox does for .nox/."""
+    mlci-reports/.gitignore keeps the folder out of `git status`, as nox does for .nox/."""
     reports = reports_folder(root, name)
     try:
         if reports.exists():

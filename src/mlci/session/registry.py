@@ -413,7 +413,7 @@ UNIT = SessionDef(
 
 
 def _shard_folders(run: Run) -> list[Path]:
-    """The report folders the unit shards of this Python left under reports/ (locally), or
+    """The report folders the unit shards of this Python left under mlci-reports/ (locally), or
     that CI downloaded there (one folder per artifact), relative to the project."""
     reports = run.settings.root / REPORTS
     return sorted(

@@ -130,7 +130,7 @@ def _read(folders: list[Path]) -> tuple[dict[int, dict[str, object]], list[str],
     if len(totals) > 1:
         problems.append(
             f"reports of splits into {' and '.join(map(str, sorted(totals)))} shards are mixed"
-            " (remove the stale reports/unit-*-shard-* folders)"
+            " (remove the stale mlci-reports/unit-*-shard-* folders)"
         )
     return records, ran, problems
 
