@@ -483,7 +483,29 @@ def _durations_path() -> str:
     return f"./{DURATIONS}"
 
 
-BRANCH = {"CI_COMMIT_REF_SLUG": "feature", "CI_DEFAULT_BRANCH": "main"}
+BRANCH = {
+    "CI_COMMIT_REF_SLUG": "feature",
+    "CI_DEFAULT_BRANCH": "main",
+    "CI_DEFAULT_BRANCH_SLUG": "main",
+}
+
+
+def test_a_default_branch_that_needs_a_slug_still_seeds_a_new_branch() -> None:
+    """Keys hold the ref's slug (`$CI_COMMIT_REF_SLUG`): the fallback to the default branch
+    must name it by its slug too, or a default branch like `Release/2.0` seeds nothing."""
+    shards: dict[str, Any] = {"unit-shards": 3}
+    config = expanded(**shards)
+    runners = gl.Runners({"r1": {"mlci-durations-release-2-0": "the default branch's"}}, False)
+    env = {
+        "CI_COMMIT_REF_SLUG": "feature",
+        "CI_DEFAULT_BRANCH": "Release/2.0",
+        "CI_DEFAULT_BRANCH_SLUG": "release-2-0",
+        "CI_COMMIT_REF_PROTECTED": "false",
+    }
+    found = gl.file_at_start(
+        config, "mlci-unit-shard", _durations_path(), "r1", runners, env, {"mlci-plan": "r1"}
+    )
+    assert found == "the default branch's"
 
 
 def test_every_shard_splits_by_the_file_the_plan_restored_whatever_each_runner_caches() -> None:

@@ -155,3 +155,19 @@ def test_a_quarantined_test_whose_fixture_fails_does_not_count_either(
     assert flaky.read_report(reports)["quarantined"] == [
         {"test": "test_f.py::test_needs_it", "outcome": "failed"}
     ]
+
+
+def test_passes_in_a_row_count_runs_and_a_repeat_that_failed_starts_again(tmp_path: Path) -> None:
+    listed = {"tests/test_q.py::test_q"}
+
+    def one_run(*outcomes: str) -> dict[str, int]:
+        entries = [{"test": "tests/test_q.py::test_q", "outcome": o} for o in outcomes]
+        return flaky.record_streaks(tmp_path, "unit-3.11", entries, listed)
+
+    assert one_run("passed") == {"tests/test_q.py::test_q": 1}
+    assert one_run("passed", "passed", "passed") == {"tests/test_q.py::test_q": 2}  # one run
+    # flake-finder's repeats: its first run failed, its last passed; not a pass.
+    assert one_run("failed", "passed") == {"tests/test_q.py::test_q": 0}
+    assert one_run() == {"tests/test_q.py::test_q": 0}  # did not run: kept
+    line = flaky.ready_line("unit-3.11", {"tests/test_q.py::test_q": 20}, 20, "quarantine.toml")
+    assert line is not None and "tests/test_q.py::test_q" in line

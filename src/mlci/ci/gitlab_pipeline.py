@@ -179,7 +179,7 @@ def _caches(plan: Plan, folder: str) -> list[dict[str, Any]]:
             {
                 "key": f"mlci-downloads-$CI_JOB_NAME_SLUG-{protection}-$CI_COMMIT_REF_SLUG",
                 "fallback_keys": [
-                    "mlci-downloads-$CI_JOB_NAME_SLUG-protected-true-$CI_DEFAULT_BRANCH"
+                    "mlci-downloads-$CI_JOB_NAME_SLUG-protected-true-$CI_DEFAULT_BRANCH_SLUG"
                 ],
                 "paths": [job.downloads],
                 "when": "on_success",

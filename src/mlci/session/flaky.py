@@ -197,10 +197,15 @@ def record_streaks(
         for test, count in (known.items() if isinstance(known, dict) else ())
         if test in listed and isinstance(count, int)  # a hand-edited value starts again
     }
+    # One count per run: a test run several times (flake-finder's repeats) passed this run
+    # only if every one of its runs passed.
+    passed: dict[str, bool] = {}
     for entry in quarantined:
         test = str(entry.get("test", ""))
         if test in listed:
-            streaks[test] = streaks.get(test, 0) + 1 if entry.get("outcome") == "passed" else 0
+            passed[test] = passed.get(test, True) and entry.get("outcome") == "passed"
+    for test, ok in passed.items():
+        streaks[test] = streaks.get(test, 0) + 1 if ok else 0
     data[session] = streaks
     path.parent.mkdir(parents=True, exist_ok=True)
     ignore = path.parent / ".gitignore"
