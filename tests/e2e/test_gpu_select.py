@@ -129,6 +129,8 @@ def test_the_default_branch_keeps_the_cpu_map_and_a_pull_request_skips_or_runs_g
 # test_gitlab_files.py shows that a map on another runner's own disk runs everything.
 
 GITLAB_GPU = {"gpu-runner": ["gpu-box"], "gpu-backends": ["cu126"]}
+# gitlab-ci-local's closing line of a green unit job, with the coverage GitLab's regex read.
+UNIT_PASSED = r"^ PASS +mlci-unit: \[3.11\]( +[0-9.]+% coverage)?$"
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +206,7 @@ def test_on_gitlab_a_merge_request_skips_or_runs_the_gpu_jobs_by_the_kept_maps(
     # unit-select: the unit job skips unit, with the reason in the plan.
     assert "(unit: skipped, no unit test reaches the 1 file changed" in docs
     assert "unit-select found no unit test the change can reach" in docs
-    assert re.search(r"^ PASS +mlci-unit: \[3.11\]$", docs, re.M)
+    assert re.search(UNIT_PASSED, docs, re.M)
 
     model = merge_request(
         project, remotes, tmp_path / "model", "src/sample_model/nn.py", "unit,gpu"
@@ -215,7 +217,7 @@ def test_on_gitlab_a_merge_request_skips_or_runs_the_gpu_jobs_by_the_kept_maps(
     )  # planned, and it ran
     chosen = re.search(r"\(unit: (\d+) of (\d+) unit tests reach the 1 file changed\)", model)
     assert chosen and 0 < int(chosen[1]) < int(chosen[2]), model[-3000:]
-    assert re.search(r"^ PASS +mlci-unit: \[3.11\]$", model, re.M)
+    assert re.search(UNIT_PASSED, model, re.M)
 
     lock = merge_request(project, remotes, tmp_path / "lock", "uv.lock")
     assert "(gpu: all tests, uv.lock changed)" in lock
