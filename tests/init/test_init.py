@@ -364,6 +364,24 @@ def test_a_red_unit_run_records_no_coverage_floor(
     assert re.search(r"coverage-fail-under +\(unchanged\) +not measured: no unit session", out)
 
 
+def test_a_unit_run_red_for_a_module_the_project_never_declares_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torchcde's tests import `signatory`, which it never declares: say so, not a count."""
+    root = measured_project(tmp_path / "project", monkeypatch)
+    junit = (
+        '<testsuites><testsuite tests="3" failures="2"><testcase name="a"><failure message="x">'
+        "ModuleNotFoundError: No module named 'signatory'</failure></testcase>"
+        '<testcase name="b"><failure message="ImportError: No module named \'signatory.x\'"/>'
+        '</testcase><testcase name="c"/></testsuite></testsuites>'
+    )
+    red = {"files": {"mlci-reports/unit-3.11/junit.xml": junit}, "tool": "pytest", "exit": 1}
+    fake_sessions(root, {**GREEN_TODAY, "unit-3.11": red})
+    assert main(["init", "--project", str(root), "--measure"]) == 1
+    out = capsys.readouterr().out
+    assert "2 test(s) (they import what is not installed: signatory (2)) fail today" in out
+
+
 def test_measure_prints_a_line_per_session_and_the_table_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -605,7 +623,8 @@ def test_measure_leaves_out_notebooks_that_fail_today_saying_why(
         '<testsuites><testsuite tests="3"><testcase name="demo.ipynb"><failure message="x">'
         "ModuleNotFoundError: No module named 'matplotlib'</failure></testcase>"
         '<testcase name="jit.ipynb"><failure message="">Traceback (most recent call last):\n'
-        '  File "x", line 1\nRuntimeError: type INTERNAL ASSERT FAILED</failure></testcase>'
+        '  File "x", line 1\n#x1B[31mRuntimeError#x1B[39m: type INTERNAL ASSERT FAILED'
+        "</failure></testcase>"
         '<testcase name="other.ipynb"/></testsuite></testsuites>'
     )
     steps = {

@@ -37,7 +37,8 @@ IGNORE = "# Written by mlci: session reports are not sources.\n*\n"  # as the se
 MYPY_BASELINE = "mypy-baseline.txt"
 PYLINT_BASELINE = "pylint-baseline.txt"
 NOX = [sys.executable, "-m", "nox"]
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Colour codes, also as pytest writes them into a JUnit report (`#x1B[31m`: XML has no ESC).
+ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")
 PREFIX = "nox > "
 RUNNING = re.compile(r"Running session (\S+)$")
 ENDED = re.compile(r"Session (\S+) (was successful|failed|aborted|skipped|interrupted)")
@@ -338,6 +339,7 @@ def notebook_cause(junit: Path) -> str:
 
 def _short_error(text: str) -> str:
     """The last line that names an exception (`RuntimeError: x`), cut to a readable length."""
+    text = ANSI.sub("", text)
     lines = [
         line.strip() for line in text.splitlines() if re.match(r"\s*\w+(Error|Exception)\b", line)
     ]
@@ -536,8 +538,29 @@ def _failed(run: SessionRun, facts: Facts) -> Outcome:
 
 
 def _failing(reports: Path) -> str:
+    """How many tests fail, and the modules they miss when that is why (the most common cause
+    in a project just cloned: a test dependency it never declares)."""
     try:
         counts = totals(reports / "junit.xml")
     except ReportError:
         return "tests"
-    return f"{counts.failures + counts.errors} test(s)"
+    missing = _missing_modules(reports / "junit.xml")
+    named = ", ".join(f"{module} ({count})" for module, count in missing.most_common())
+    why = f" (they import what is not installed: {named})" if named else ""
+    return f"{counts.failures + counts.errors} test(s){why}"
+
+
+def _missing_modules(junit: Path) -> Counter[str]:
+    """The top-level modules the failed cases of a JUnit report could not import."""
+    found = Counter[str]()
+    try:
+        root = parse(junit)
+    except ReportError:
+        return found
+    for case in root.iter("testcase") if root is not None else ():
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if problem is not None:
+            match = _NO_MODULE.search((problem.text or "") + problem.get("message", ""))
+            if match:
+                found[match[1].split(".")[0]] += 1
+    return found
