@@ -79,6 +79,12 @@ def test_one_job_per_cuda_build_on_the_gpu_runner_with_the_plans_values(tmp_path
     assert job["script"] == ['nox -f "$MLCI_WORKING_DIRECTORY/noxfile.py" -s gpu']
     variables = job["variables"]
     assert "MLCI_GPU_BACKENDS" not in variables  # the matrix gives each job its own
+    # unit-select's choice is the unit jobs' own, never the gpu jobs'.
+    dotenv_with_unit = (
+        plan_output.gitlab(plan) + "MLCI_UNIT_TESTS=none\nMLCI_UNIT_MAP_SUFFIX=-part\n"
+    )
+    gpu_only = yaml.safe_load(gitlab_pipeline.child(plan, environ, dotenv_with_unit))
+    assert not {"MLCI_UNIT_TESTS", "MLCI_UNIT_MAP_SUFFIX"} & set(gpu_only["mlci-gpu"]["variables"])
     # The plan's resolved values (a child pipeline gets no variable of its parent's jobs),
     # and where mlci is installed from.
     dotenv = dict(line.split("=", 1) for line in plan_output.gitlab(plan).splitlines())
@@ -132,6 +138,7 @@ def test_with_no_gpu_job_one_job_says_why_where_the_plan_ran(tmp_path: Path) -> 
     assert job["tags"] == ["linux", "docker"] and job["image"] == "python:3.12"
     assert job["variables"]["MLCI_REASON"] == reason
     assert job["script"] == ['echo "mlci: $MLCI_REASON"']
+    assert job["timeout"] == "10m" and job["retry"]["max"] == 2  # like every mlci job
     # Older runners give a comma-separated list; an untagged runner none (an untagged job).
     older = gitlab_pipeline.child(skipped, {"CI_RUNNER_TAGS": "linux, docker"}, "")
     assert yaml.safe_load(older)["mlci-gpu: none"]["tags"] == ["linux", "docker"]

@@ -10,12 +10,16 @@ from pathlib import Path
 from mlci.ci import plan_output
 from mlci.session.test_map import TestMap, carried
 from tests.ci.test_gpu_selection import NOW, plan_on_pull_request
+from tests.ci.test_planner import full_project
 
 UNIT = {"unit_select": "affected", "gpu_runner": "", "gpu_select": "off"}
 
 
 def record(root: Path) -> None:
     """The default branch's unit map: test_a reaches a.py, test_b reaches b.py."""
+    full_project(root)
+    for name in ("test_a", "test_b"):
+        (root / "tests" / f"{name}.py").write_text("def test_one(): ...\n")
     TestMap(
         {
             "tests/test_a.py::test_one": frozenset({"src/my_model/a.py"}),
@@ -79,3 +83,23 @@ def test_off_by_default_and_for_sharded_unit(tmp_path: Path) -> None:
         tmp_path / "sharded", "src/my_model/a.py\n", **UNIT, unit_shards="2"
     )
     assert set(unit_legs(sharded)) == {""}  # the shards' whole is proven complete instead
+
+
+def test_a_test_file_the_change_deletes_is_not_handed_to_pytest(tmp_path: Path) -> None:
+    """pytest refuses a path that does not exist: the file's tests are gone, nothing to run."""
+    import subprocess
+
+    from tests.ci.test_planner import plan_for
+
+    record(tmp_path)
+    plan_on_pull_request(tmp_path, "src/my_model/a.py\n", **UNIT)  # the base, then a change
+    (tmp_path / "tests" / "test_a.py").unlink()
+    for args in (
+        ["add", "-A"],
+        ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "rm"],
+    ):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    given = {**UNIT, "event": "pull_request", "diff_base": "HEAD~2"}
+    plan = plan_for(tmp_path, **given)
+    assert plan.unit_selection == "unit: 2 of 3 unit tests reach the 2 files changed"
+    assert set(unit_legs(plan)) == {"none"}  # only test_a's tests were reached

@@ -67,7 +67,7 @@ def pull_request(
     tmp_path: Path, kit: Path, changed: str, cache: Path, sessions: str = "gpu"
 ) -> ActRun:
     """A pull request whose one commit changes `changed`, on top of the sample."""
-    caller = sample_copy(tmp_path / "sample", {**GPU, "sessions": sessions}, edit=opt_in)
+    caller = sample_copy(tmp_path / "sample", {**GPU, "sessions": sessions}, edit=opt_in_both)
     with (caller / changed).open("a") as handle:
         handle.write("\n# changed by the pull request\n")
     commit_all(caller, "the pull request's change")
@@ -110,6 +110,9 @@ def test_the_default_branch_keeps_the_cpu_map_and_a_pull_request_skips_or_runs_g
     assert "(gpu: skipped, no gpu test reaches the 1 file changed; last full run 0000000)" in (
         docs.text
     )
+    # unit-select through the workflow's matrix: the unit leg is green, skipping unit.
+    assert "(unit: skipped, no unit test reaches the 1 file changed" in docs.text
+    assert "unit-select found no unit test the change can reach" in docs.text
 
     model = pull_request(tmp_path / "model", kit, "src/sample_model/nn.py", cache)
     results = model.job_results()

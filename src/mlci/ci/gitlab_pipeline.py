@@ -41,6 +41,7 @@ RETRY = {
         "data_integrity_failure",
     ],
 }
+NOTE_MINUTES = 10  # the job that only says why no gpu job runs
 # What the jobs install mlci from: template variables, not settings (see mlci.yml).
 _FROM_TEMPLATE = ("MLCI_REPOSITORY", "MLCI_VERSION")
 
@@ -120,18 +121,16 @@ def _gpu_job(plan: Plan, environ: Mapping[str, str], dotenv: str) -> dict[str, A
     }
     builds = [job.torch_backend for job in plan.gpu_jobs]
     # One job per CUDA build (`mlci-gpu: [cu130]`); image mode's one uses the image's torch.
-    variables.pop("MLCI_GPU_BACKENDS", None)
+    # unit-select's values are the unit jobs' only.
+    for name in ("MLCI_GPU_BACKENDS", "MLCI_UNIT_TESTS", "MLCI_UNIT_MAP_SUFFIX"):
+        variables.pop(name, None)
     reports = f"{folder}/{REPORTS}"
     job: dict[str, Any] = {
         "stage": "test",
         "tags": list(settings.gpu_runner),
         "timeout": f"{minutes}m",
         "retry": RETRY,
-        # As mlci.yml's rules: a newer pipeline never cancels the default branch's or a tag's.
-        "interruptible": not (
-            environ.get("CI_COMMIT_TAG")
-            or environ.get("CI_COMMIT_BRANCH", "") == environ.get("CI_DEFAULT_BRANCH", "-")
-        ),
+        "interruptible": _interruptible(environ),
         "variables": variables,
         "cache": _caches(plan, folder),
         "before_script": INSTALL,
@@ -194,6 +193,9 @@ def _note_job(reason: str, environ: Mapping[str, str]) -> dict[str, Any]:
     for a GPU runner, nor for a runner that a project with only tagged runners lacks."""
     job: dict[str, Any] = {
         "stage": "test",
+        "timeout": f"{NOTE_MINUTES}m",
+        "retry": RETRY,
+        "interruptible": _interruptible(environ),
         "variables": {"MLCI_REASON": reason.replace("$", "$$")},
     }
     if environ.get("CI_JOB_IMAGE"):
@@ -203,6 +205,12 @@ def _note_job(reason: str, environ: Mapping[str, str]) -> dict[str, Any]:
         job["tags"] = tags
     job["script"] = ['echo "mlci: $MLCI_REASON"']
     return job
+
+
+def _interruptible(environ: Mapping[str, str]) -> bool:
+    """As mlci.yml's rules: a newer pipeline never cancels the default branch's or a tag's."""
+    default = environ.get("CI_COMMIT_BRANCH", "") == environ.get("CI_DEFAULT_BRANCH", "-")
+    return not (environ.get("CI_COMMIT_TAG") or default)
 
 
 def _runner_tags(text: str) -> list[str]:

@@ -294,7 +294,7 @@ def _selected(
         if deciding_unit:
             chosen = unit_decision(settings, carried)
             unit_why = chosen.reason
-            jobs = tuple(_with_unit_tests(job, chosen) for job in jobs)
+            jobs = tuple(_with_unit_tests(settings, job, chosen) for job in jobs)
     return jobs, gpu_jobs, gpu_why, unit_why, maps
 
 
@@ -364,10 +364,17 @@ def _selectable(job: Job) -> bool:
     return job.session.startswith("unit") and not job.shard
 
 
-def _with_unit_tests(job: Job, decision: Decision) -> Job:
+def _with_unit_tests(settings: Settings, job: Job, decision: Decision) -> Job:
     if not _selectable(job) or decision.tests is None:
         return job
-    files = sorted({file_of(node_id) for node_id in decision.tests})
+    # A test file the change deleted has no test left to run (pytest would refuse its path).
+    files = sorted(
+        {
+            file_of(node_id)
+            for node_id in decision.tests
+            if (settings.root / file_of(node_id)).is_file()
+        }
+    )
     # A selection records no map (a part of the tests), and "none" skips the session.
     return dataclasses.replace(job, unit_tests=",".join(files) or "none", test_map="")
 

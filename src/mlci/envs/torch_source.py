@@ -233,7 +233,13 @@ def folder_index(folder: Path, family: tuple[str, ...] = ("torch",)) -> str:
         links = "\n".join(
             f'<a href="{html.escape(w.as_uri())}">{html.escape(w.name)}</a><br/>' for w in files
         )
-        page.write_text(f"<!DOCTYPE html>\n<html><body>\n{links}\n</body></html>\n")
+        text = f"<!DOCTYPE html>\n<html><body>\n{links}\n</body></html>\n"
+        if not page.is_file() or page.read_text() != text:
+            # Shared by every project on the machine: a uv of another job may be reading it,
+            # so it sees the old page or the new one, never half of one.
+            partial = page.with_name(f"index.html.{os.getpid()}.tmp")
+            partial.write_text(text)
+            os.replace(partial, page)
     return index.as_uri()
 
 
